@@ -1,0 +1,123 @@
+// SegmentedLog: the durable, append-only log of binlog events, shared by the master's binlog and
+// the slave's relay log. The byte format is described in docs/binlog_format.md and its constants
+// live in common/log_format.h.
+//
+// A log is a directory of segment files "<prefix>.<first position, 20 digits>". Each record carries
+// a position; positions are consecutive across the whole log (p, p+1, p+2, ...). The first record of
+// an empty log may have any position > 0 (a slave's relay log starts where the master's binlog is).
+//
+// Durability: Append() writes with write(2); Sync() fdatasyncs the active segment (and the
+// directory when a segment was created since the last sync). Only records covered by a successful
+// Sync() are "durable"; readers never read past DurablePosition(). A failed write or fsync is fatal
+// to the log: the error is sticky and every later Append/Sync fails with it (LevelDB's rule).
+//
+// Recovery (Open): the last segment is scanned; a torn tail (incomplete header or payload at the
+// end, a CRC mismatch in the final record, or zero-filled bytes to the end) is truncated away and
+// logged. A corrupt record followed by more data is not a torn tail: Open fails with DataLoss naming
+// the segment and offset. Position gaps fail with DataLoss too.
+//
+// Threads: Append/Sync/Purge* are called by one writer thread at a time. The accessors
+// (LastPosition, DurablePosition, OldestPosition, TotalBytes, segment listing) and LogReader are
+// safe from any thread concurrently with the writer.
+#ifndef SEMISYNC_COMMON_SEGMENTED_LOG_H_
+#define SEMISYNC_COMMON_SEGMENTED_LOG_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace semisync {
+
+struct LogRecord {
+  uint64_t position = 0;
+  std::string payload;
+};
+
+struct LogOptions {
+  std::string dir;             // created if missing
+  std::string prefix = "log";  // "binlog" or "relay"
+  uint64_t segment_bytes = 64ull << 20;  // rotate after a segment reaches this size
+};
+
+struct SegmentInfo {
+  std::string path;
+  uint64_t first_position = 0;  // position of its first record (from the file name)
+  uint64_t last_position = 0;   // 0 if the segment is empty
+  uint64_t bytes = 0;
+  absl::Time modified;
+};
+
+class LogReader;
+
+class SegmentedLog {
+ public:
+  static absl::StatusOr<std::unique_ptr<SegmentedLog>> Open(const LogOptions& options);
+  ~SegmentedLog();
+
+  SegmentedLog(const SegmentedLog&) = delete;
+  SegmentedLog& operator=(const SegmentedLog&) = delete;
+
+  // Appends records (not yet durable). Positions must continue LastPosition() without a gap
+  // (InvalidArgument otherwise). Rotates to a new segment when the active one is full.
+  absl::Status Append(const std::vector<LogRecord>& records);
+  // Makes everything appended durable. On success DurablePosition() == LastPosition().
+  absl::Status Sync();
+
+  uint64_t LastPosition() const;     // 0 when empty
+  uint64_t DurablePosition() const;  // 0 when empty
+  uint64_t OldestPosition() const;   // first position still on disk; 0 when empty
+  uint64_t TotalBytes() const;
+  std::vector<SegmentInfo> Segments() const;
+  const LogOptions& options() const { return options_; }
+
+  // Deletes whole non-active segments whose records all have position < keep_from.
+  // Returns the number of segments deleted.
+  absl::StatusOr<int> PurgeBefore(uint64_t keep_from);
+  // Retention: deletes the oldest non-active segments while the log is larger than max_bytes
+  // (0 = no size limit) or the segment is older than max_age (zero = no age limit), but never a
+  // segment holding a position >= must_keep_from.
+  absl::StatusOr<int> PurgeByRetention(uint64_t max_bytes, absl::Duration max_age,
+                                       uint64_t must_keep_from);
+
+  // A reader of records with position > after. OutOfRange (naming OldestPosition()) if `after`
+  // is older than the oldest record still on disk, i.e. after + 1 < OldestPosition().
+  absl::StatusOr<std::unique_ptr<LogReader>> NewReader(uint64_t after) const;
+
+ private:
+  class Impl;
+  explicit SegmentedLog(const LogOptions& options);
+  LogOptions options_;
+  std::unique_ptr<Impl> impl_;
+  friend class LogReader;
+};
+
+// Reads records in order from a SegmentedLog. One thread uses one reader; many readers may run at
+// once. The log must outlive its readers. Segments purged under a reader: it keeps reading the
+// segment it has open; reaching a purged next segment fails with OutOfRange.
+class LogReader {
+ public:
+  ~LogReader();
+  // Appends to *out the next records with position <= limit (pass DurablePosition()), stopping
+  // after max_records records or once max_bytes of payload were read. Leaves *out unchanged when
+  // caught up. A CRC mismatch or gap fails with DataLoss naming the segment and offset.
+  absl::Status Read(uint64_t limit, size_t max_records, size_t max_bytes,
+                    std::vector<LogRecord>* out);
+  // Position of the last record returned (or the `after` it was opened with).
+  uint64_t position() const;
+
+ private:
+  friend class SegmentedLog;
+  class Impl;
+  explicit LogReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace semisync
+
+#endif  // SEMISYNC_COMMON_SEGMENTED_LOG_H_

@@ -1,0 +1,82 @@
+// Storage: the records table and the replication bookkeeping, through SOCI. The only code in the
+// project that touches SOCI; every soci::soci_error ends here and becomes an absl::Status.
+//
+// Backends: "sqlite3://db=/path/file.db" (embedded, the default) and
+// "mysql://host=H port=P db=D user=U password=W" (MySQL/MariaDB). Both get the same schema:
+//   records(id BIGINT PRIMARY KEY, content TEXT, created_at_us BIGINT, updated_at_us BIGINT)
+//   semisync_repl_state(id INT PRIMARY KEY (always 1), applied_position BIGINT,
+//                       applied_gtid VARCHAR, applied_timestamp_us BIGINT,
+//                       executed_gtid_set TEXT)
+// Open() creates them when missing (and, for MySQL, the database named by db=).
+//
+// Applying events is idempotent: inserts and updates are upserts of the full row image, deletes
+// delete by id; each ApplyBatch commits the rows together with the new applied position in one
+// database transaction, so a crash leaves either all or none of a batch.
+//
+// Threads: one writer thread at a time calls ApplyBatch (the session it uses is private to it);
+// the read methods are thread-safe and use a pool of sessions.
+#ifndef SEMISYNC_SERVER_STORAGE_STORAGE_H_
+#define SEMISYNC_SERVER_STORAGE_STORAGE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "semisync/v1/binlog.pb.h"
+#include "semisync/v1/records.pb.h"
+
+namespace semisync {
+
+struct StorageOptions {
+  // SOCI connection string, see above.
+  std::string connection;
+  // Read sessions in the pool.
+  int read_sessions = 4;
+  // SQLite only: synchronous=FULL when true (every commit fsynced), NORMAL (WAL) when false.
+  // The master sets false: its binlog is the source of truth and recovery re-applies its tail.
+  bool sync_commits = true;
+};
+
+// Where the database stands in the replication stream.
+struct ReplState {
+  uint64_t applied_position = 0;
+  std::string applied_gtid;
+  int64_t applied_timestamp_us = 0;
+  std::string executed_gtid_set;
+};
+
+class Storage {
+ public:
+  static absl::StatusOr<std::unique_ptr<Storage>> Open(const StorageOptions& options);
+  ~Storage();
+
+  // "sqlite3" or "mysql".
+  const std::string& backend() const;
+
+  // Applies `events` (in order) and sets the replication state to `state`, in one transaction.
+  // All or nothing: on error nothing of the batch is committed.
+  absl::Status ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
+
+  absl::StatusOr<ReplState> GetReplState();
+  // NotFound when there is no record with that id.
+  absl::StatusOr<v1::Record> GetRecord(int64_t id);
+  // Records with id > after_id in id order, at most `limit`.
+  absl::StatusOr<std::vector<v1::Record>> ListRecords(int64_t after_id, int limit);
+  // Highest id in the table, 0 when empty.
+  absl::StatusOr<int64_t> MaxRecordId();
+  absl::StatusOr<int64_t> CountRecords();
+
+ private:
+  class Impl;
+  explicit Storage(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace semisync
+
+#endif  // SEMISYNC_SERVER_STORAGE_STORAGE_H_
