@@ -108,6 +108,8 @@ class SemiSyncMaster {
   bool on_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t binlog_end_ ABSL_GUARDED_BY(mu_) = 0;
+  // Highest position a transaction has waited on, for wait_pos_backtraverse.
+  uint64_t max_wait_pos_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, SlaveState> slaves_ ABSL_GUARDED_BY(mu_);
   // Flush times of recent binlog positions not yet acked, for net_wait_time.
   std::deque<std::pair<uint64_t, absl::Time>> flush_times_ ABSL_GUARDED_BY(mu_);

@@ -1,0 +1,58 @@
+// The byte format of a SegmentedLog (the master's binlog and the slave's relay log), as constants
+// and little-endian helpers. The prose description is docs/binlog_format.md; keep them in step.
+//
+//   segment file := file_header record*
+//   file_header  := magic[8] ("SSBINLG" + version byte) | first_position: u64 LE     (16 bytes)
+//   record       := masked_crc: u32 LE | length: u32 LE | position: u64 LE | payload[length]
+//
+// The CRC32C covers everything in the record after the crc field (length, position, payload) and
+// is stored masked (crc32c::Mask).
+#ifndef SEMISYNC_COMMON_LOG_FORMAT_H_
+#define SEMISYNC_COMMON_LOG_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace semisync {
+namespace log_format {
+
+// File header: 8-byte magic whose last byte is the format version, then the first position.
+inline constexpr char kMagic[8] = {'S', 'S', 'B', 'I', 'N', 'L', 'G', '\x01'};
+inline constexpr size_t kMagicSize = sizeof(kMagic);
+inline constexpr size_t kFileHeaderSize = kMagicSize + 8;
+
+// Record header: masked crc (4) + payload length (4) + position (8).
+inline constexpr size_t kCrcOffset = 0;
+inline constexpr size_t kLengthOffset = 4;
+inline constexpr size_t kPositionOffset = 8;
+inline constexpr size_t kRecordHeaderSize = 16;
+
+// Largest payload accepted by Append and by readers; a larger length field is corruption.
+inline constexpr uint32_t kMaxPayloadSize = 64u << 20;
+
+// Segment files are "<prefix>.<first position, zero-padded to kFileNameDigits digits>".
+inline constexpr int kFileNameDigits = 20;
+
+inline void EncodeFixed32(char* dst, uint32_t v) {
+  for (int i = 0; i < 4; ++i) dst[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+inline void EncodeFixed64(char* dst, uint64_t v) {
+  for (int i = 0; i < 8; ++i) dst[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+inline uint32_t DecodeFixed32(const char* src) {
+  const auto* p = reinterpret_cast<const unsigned char*>(src);
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+inline uint64_t DecodeFixed64(const char* src) {
+  const auto* p = reinterpret_cast<const unsigned char*>(src);
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+}  // namespace log_format
+}  // namespace semisync
+
+#endif  // SEMISYNC_COMMON_LOG_FORMAT_H_

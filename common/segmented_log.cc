@@ -1,0 +1,745 @@
+#include "common/segmented_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/crc32c.h"
+#include "common/log_format.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+
+namespace semisync {
+namespace {
+
+namespace lf = log_format;
+namespace fs = std::filesystem;
+
+absl::Status PosixError(absl::string_view op, const std::string& path, int err) {
+  std::string msg = absl::StrCat(op, " ", path, ": ", std::strerror(err));
+  switch (err) {
+    case ENOENT: return absl::NotFoundError(msg);
+    case EACCES: case EPERM: case EROFS: return absl::PermissionDeniedError(msg);
+    case ENOSPC: case EDQUOT: return absl::ResourceExhaustedError(msg);
+    default: return absl::InternalError(msg);
+  }
+}
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    Reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+absl::StatusOr<UniqueFd> OpenFile(const std::string& path, int flags) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return PosixError("open", path, errno);
+  return UniqueFd(fd);
+}
+
+absl::Status SyncDir(const std::string& dir) {
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(dir, O_RDONLY | O_DIRECTORY));
+  if (::fsync(fd.get()) != 0) return PosixError("fsync directory", dir, errno);
+  return absl::OkStatus();
+}
+
+absl::Status DataSync(int fd, const std::string& path) {
+  if (::fdatasync(fd) != 0) return PosixError("fdatasync", path, errno);
+  return absl::OkStatus();
+}
+
+absl::Status WriteAll(int fd, const std::string& path, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return PosixError("write", path, errno);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+std::string SegmentPath(const LogOptions& o, uint64_t first) {
+  return (fs::path(o.dir) / absl::StrFormat("%s.%0*d", o.prefix, lf::kFileNameDigits, first))
+      .string();
+}
+
+bool ParseSegmentName(const std::string& prefix, absl::string_view name, uint64_t* first) {
+  if (!absl::ConsumePrefix(&name, prefix) || !absl::ConsumePrefix(&name, ".")) return false;
+  if (name.size() != static_cast<size_t>(lf::kFileNameDigits)) return false;
+  for (char c : name) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return absl::SimpleAtoi(name, first);
+}
+
+absl::Status Corrupt(const std::string& path, uint64_t offset, absl::string_view what) {
+  return absl::DataLossError(absl::StrCat(path, " at offset ", offset, ": ", what));
+}
+
+// Checks a record whose header and payload are contiguous at `rec`.
+bool RecordCrcOk(const char* rec, uint32_t len) {
+  uint32_t expected = crc32c::Unmask(lf::DecodeFixed32(rec + lf::kCrcOffset));
+  return crc32c::Value(rec + lf::kLengthOffset, lf::kRecordHeaderSize - 4 + len) == expected;
+}
+
+void EncodeRecord(const LogRecord& r, std::string* dst) {
+  size_t at = dst->size();
+  dst->resize(at + lf::kRecordHeaderSize);
+  char* h = &(*dst)[at];
+  lf::EncodeFixed32(h + lf::kLengthOffset, static_cast<uint32_t>(r.payload.size()));
+  lf::EncodeFixed64(h + lf::kPositionOffset, r.position);
+  uint32_t crc = crc32c::Value(h + lf::kLengthOffset, lf::kRecordHeaderSize - 4);
+  crc = crc32c::Extend(crc, r.payload.data(), r.payload.size());
+  lf::EncodeFixed32(h + lf::kCrcOffset, crc32c::Mask(crc));
+  dst->append(r.payload);
+}
+
+// Buffered pread(2) over a file that may still be growing (the active segment). Bytes once
+// written never change, so buffered bytes stay valid; a request past the buffer re-reads.
+class FileReader {
+ public:
+  FileReader(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+
+  // Makes [off, off + n) available at *data. Returns the number of bytes available, < n only at
+  // the end of the file.
+  absl::StatusOr<size_t> Fill(uint64_t off, size_t n, const char** data) {
+    if (off >= buf_off_ && off + n <= buf_off_ + buf_len_) {
+      *data = buf_.data() + (off - buf_off_);
+      return n;
+    }
+    size_t want = std::max(n, kChunk);
+    if (buf_.size() < want) buf_.resize(want);
+    size_t got = 0;
+    while (got < want) {
+      ssize_t r = ::pread(fd_, &buf_[got], want - got, static_cast<off_t>(off + got));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        buf_len_ = 0;
+        return PosixError("read", path_, errno);
+      }
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    buf_off_ = off;
+    buf_len_ = got;
+    *data = buf_.data();
+    return std::min(n, got);
+  }
+
+  // True if every byte in [from, size) is zero.
+  absl::StatusOr<bool> ZeroFrom(uint64_t from, uint64_t size) {
+    while (from < size) {
+      const char* p;
+      ASSIGN_OR_RETURN(size_t got, Fill(from, std::min<uint64_t>(kChunk, size - from), &p));
+      if (got == 0) break;
+      if (std::any_of(p, p + got, [](char c) { return c != 0; })) return false;
+      from += got;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr size_t kChunk = 256 << 10;
+  int fd_;
+  std::string path_;
+  std::string buf_;
+  uint64_t buf_off_ = 0;
+  size_t buf_len_ = 0;
+};
+
+// Validates a segment's file header; returns the bytes available (>= kFileHeaderSize on success).
+absl::Status CheckFileHeader(const std::string& path, const char* h, uint64_t first) {
+  if (std::memcmp(h, lf::kMagic, lf::kMagicSize) != 0) {
+    return Corrupt(path, 0, "bad magic or unsupported format version");
+  }
+  uint64_t header_first = lf::DecodeFixed64(h + lf::kMagicSize);
+  if (header_first != first) {
+    return Corrupt(path, lf::kMagicSize,
+                   absl::StrCat("header says first position ", header_first, ", name says ", first));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// SegmentedLog::Impl
+
+class SegmentedLog::Impl {
+ public:
+  explicit Impl(LogOptions options) : options_(std::move(options)) {}
+
+  absl::Status Recover();
+  absl::Status Append(const std::vector<LogRecord>& records);
+  absl::Status Sync();
+  absl::StatusOr<int> PurgeWhile(
+      const std::function<bool(const SegmentInfo&, uint64_t total_bytes)>& deletable);
+
+  uint64_t last() const { return last_.load(std::memory_order_acquire); }
+  uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
+  uint64_t total_bytes() const { return total_bytes_.load(std::memory_order_acquire); }
+  const LogOptions& options() const { return options_; }
+
+  uint64_t Oldest() const {
+    absl::MutexLock l(&mu_);
+    if (segments_.empty() || segments_.front().last_position == 0) return 0;
+    return segments_.front().first_position;
+  }
+  std::vector<SegmentInfo> Segments() const {
+    absl::MutexLock l(&mu_);
+    return segments_;
+  }
+  // For readers. The segment that holds `pos` if it is on disk: the last one starting at or
+  // before it. Returns false if the log is empty; sets *purged if `pos` is older than the log.
+  bool Locate(uint64_t pos, SegmentInfo* seg, bool* purged) const {
+    absl::MutexLock l(&mu_);
+    *purged = false;
+    if (segments_.empty()) return false;
+    if (pos < segments_.front().first_position) {
+      *purged = true;
+      return false;
+    }
+    auto it = std::upper_bound(
+        segments_.begin(), segments_.end(), pos,
+        [](uint64_t p, const SegmentInfo& s) { return p < s.first_position; });
+    *seg = *std::prev(it);
+    return true;
+  }
+  // For readers: the first segment starting after `first`, if any.
+  bool NextAfter(uint64_t first, SegmentInfo* seg) const {
+    absl::MutexLock l(&mu_);
+    for (const SegmentInfo& s : segments_) {
+      if (s.first_position > first) {
+        *seg = s;
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  absl::StatusOr<std::vector<SegmentInfo>> ListSegments() const;
+  absl::StatusOr<bool> RecoverLastSegment(SegmentInfo* seg);
+  absl::Status CheckSealedSegment(const SegmentInfo& seg) const;
+  absl::Status Rotate(uint64_t first);
+  absl::Status Fail(const absl::Status& s);
+
+  const LogOptions options_;
+
+  mutable absl::Mutex mu_;
+  std::vector<SegmentInfo> segments_ ABSL_GUARDED_BY(mu_);  // sorted by first_position
+
+  std::atomic<uint64_t> last_{0};
+  std::atomic<uint64_t> durable_{0};
+  std::atomic<uint64_t> total_bytes_{0};
+
+  // Writer-only state (Append/Sync/Purge are called by one thread at a time).
+  UniqueFd active_fd_;
+  std::string active_path_;
+  uint64_t active_bytes_ = 0;
+  absl::Status error_;  // sticky: the first failed write or fsync
+};
+
+absl::StatusOr<std::vector<SegmentInfo>> SegmentedLog::Impl::ListSegments() const {
+  std::vector<SegmentInfo> segs;
+  std::error_code ec;
+  for (fs::directory_iterator it(options_.dir, ec), end; !ec && it != end; it.increment(ec)) {
+    uint64_t first = 0;
+    if (!ParseSegmentName(options_.prefix, it->path().filename().string(), &first)) continue;
+    std::string path = it->path().string();
+    if (first == 0) return Corrupt(path, 0, "segment named for position 0");
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return PosixError("stat", path, errno);
+    SegmentInfo s;
+    s.path = std::move(path);
+    s.first_position = first;
+    s.bytes = static_cast<uint64_t>(st.st_size);
+    s.modified = absl::TimeFromTimespec(st.st_mtim);
+    segs.push_back(std::move(s));
+  }
+  if (ec) return absl::InternalError(absl::StrCat("list ", options_.dir, ": ", ec.message()));
+  std::sort(segs.begin(), segs.end(), [](const SegmentInfo& a, const SegmentInfo& b) {
+    return a.first_position < b.first_position;
+  });
+  return segs;
+}
+
+// Scans the last segment record by record. Truncates a torn tail; returns false if the segment
+// holds no record (its file header is torn, or it is empty), for the caller to remove it.
+absl::StatusOr<bool> SegmentedLog::Impl::RecoverLastSegment(SegmentInfo* seg) {
+  const std::string& path = seg->path;
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path, O_RDWR));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return PosixError("stat", path, errno);
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  FileReader file(fd.get(), path);
+  const char* h;
+  ASSIGN_OR_RETURN(size_t got, file.Fill(0, lf::kFileHeaderSize, &h));
+  if (got < lf::kFileHeaderSize) {
+    LOG(WARNING) << "log segment " << path << " has a torn file header (" << size << " bytes)";
+    return false;
+  }
+  ASSIGN_OR_RETURN(bool all_zero, file.ZeroFrom(0, size));
+  if (all_zero) {
+    LOG(WARNING) << "log segment " << path << " is zero-filled (" << size << " bytes)";
+    return false;
+  }
+  ASSIGN_OR_RETURN(got, file.Fill(0, lf::kFileHeaderSize, &h));
+  RETURN_IF_ERROR(CheckFileHeader(path, h, seg->first_position));
+
+  uint64_t off = lf::kFileHeaderSize;
+  uint64_t expected = seg->first_position;
+  std::string torn;  // why the tail from `off` is dropped
+  while (off < size) {
+    ASSIGN_OR_RETURN(got, file.Fill(off, lf::kRecordHeaderSize, &h));
+    if (got < lf::kRecordHeaderSize) {
+      torn = "incomplete record header";
+      break;
+    }
+    const uint32_t len = lf::DecodeFixed32(h + lf::kLengthOffset);
+    const uint64_t pos = lf::DecodeFixed64(h + lf::kPositionOffset);
+    if (len > lf::kMaxPayloadSize) {
+      return Corrupt(path, off, absl::StrCat("record length ", len, " exceeds the maximum"));
+    }
+    const uint64_t end = off + lf::kRecordHeaderSize + len;
+    if (end > size) {
+      torn = "incomplete record";
+      break;
+    }
+    const char* rec;
+    ASSIGN_OR_RETURN(got, file.Fill(off, lf::kRecordHeaderSize + len, &rec));
+    if (got < lf::kRecordHeaderSize + len) return Corrupt(path, off, "short read");
+    if (!RecordCrcOk(rec, len)) {
+      // A torn write leaves the final record damaged, possibly followed by zeros (the file size
+      // reached the disk before the data). Anything else after it means real corruption.
+      ASSIGN_OR_RETURN(bool zeros_after, file.ZeroFrom(end, size));
+      if (!zeros_after) {
+        return Corrupt(path, off, "checksum mismatch in a record followed by more data");
+      }
+      torn = end == size ? "checksum mismatch in the final record"
+                         : "checksum mismatch followed by zero-filled bytes";
+      break;
+    }
+    if (pos != expected) {
+      return Corrupt(path, off, absl::StrCat("expected position ", expected, ", found ", pos));
+    }
+    off = end;
+    ++expected;
+  }
+  seg->modified = absl::TimeFromTimespec(st.st_mtim);
+  if (off < size) {
+    LOG(WARNING) << "log segment " << path << ": truncating torn tail at offset " << off << " ("
+                 << size - off << " bytes dropped): " << torn;
+    if (::ftruncate(fd.get(), static_cast<off_t>(off)) != 0) {
+      return PosixError("ftruncate", path, errno);
+    }
+    if (::fsync(fd.get()) != 0) return PosixError("fsync", path, errno);
+    seg->modified = absl::Now();
+  }
+  seg->bytes = off;
+  seg->last_position = expected > seg->first_position ? expected - 1 : 0;
+  return expected > seg->first_position;
+}
+
+// Cheap check of a segment that is not the last one: its header and first record header. Its
+// records are checked (CRC, consecutive positions, ending just before the next segment) by readers.
+absl::Status SegmentedLog::Impl::CheckSealedSegment(const SegmentInfo& seg) const {
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(seg.path, O_RDONLY));
+  FileReader file(fd.get(), seg.path);
+  const char* h;
+  const size_t n = lf::kFileHeaderSize + lf::kRecordHeaderSize;
+  ASSIGN_OR_RETURN(size_t got, file.Fill(0, n, &h));
+  if (got < n) return Corrupt(seg.path, got, "segment followed by another one holds no record");
+  RETURN_IF_ERROR(CheckFileHeader(seg.path, h, seg.first_position));
+  uint64_t pos = lf::DecodeFixed64(h + lf::kFileHeaderSize + lf::kPositionOffset);
+  if (pos != seg.first_position) {
+    return Corrupt(seg.path, lf::kFileHeaderSize,
+                   absl::StrCat("expected position ", seg.first_position, ", found ", pos));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SegmentedLog::Impl::Recover() {
+  if (options_.dir.empty()) return absl::InvalidArgumentError("log dir is empty");
+  if (options_.prefix.empty() || absl::StrContains(options_.prefix, '/')) {
+    return absl::InvalidArgumentError(absl::StrCat("bad log prefix '", options_.prefix, "'"));
+  }
+  std::error_code ec;
+  bool created = fs::create_directories(options_.dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("mkdir ", options_.dir, ": ", ec.message()));
+  if (created) {
+    fs::path parent = fs::path(options_.dir).lexically_normal().parent_path();
+    if (parent.filename().empty()) parent = parent.parent_path();  // "a/b/" -> "a"
+    RETURN_IF_ERROR(SyncDir(parent.empty() ? "." : parent.string()));
+  }
+  ASSIGN_OR_RETURN(std::vector<SegmentInfo> segs, ListSegments());
+  while (!segs.empty()) {
+    ASSIGN_OR_RETURN(bool has_records, RecoverLastSegment(&segs.back()));
+    if (has_records) break;
+    LOG(WARNING) << "removing log segment " << segs.back().path << ": no complete record";
+    if (::unlink(segs.back().path.c_str()) != 0) {
+      return PosixError("unlink", segs.back().path, errno);
+    }
+    RETURN_IF_ERROR(SyncDir(options_.dir));
+    segs.pop_back();
+  }
+  uint64_t total = 0;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    if (i + 1 < segs.size()) {
+      RETURN_IF_ERROR(CheckSealedSegment(segs[i]));
+      segs[i].last_position = segs[i + 1].first_position - 1;
+    }
+    total += segs[i].bytes;
+  }
+  if (!segs.empty()) {
+    const SegmentInfo& active = segs.back();
+    ASSIGN_OR_RETURN(active_fd_, OpenFile(active.path, O_WRONLY));
+    if (::lseek(active_fd_.get(), 0, SEEK_END) < 0) return PosixError("seek", active.path, errno);
+    // What the scan found may only be in the page cache (the process died, not the machine).
+    RETURN_IF_ERROR(DataSync(active_fd_.get(), active.path));
+    active_path_ = active.path;
+    active_bytes_ = active.bytes;
+    last_.store(active.last_position, std::memory_order_release);
+    durable_.store(active.last_position, std::memory_order_release);
+    LOG(INFO) << "opened log " << options_.dir << "/" << options_.prefix << ": positions "
+              << segs.front().first_position << ".." << active.last_position << " in "
+              << segs.size() << " segment(s), " << total << " bytes";
+  }
+  total_bytes_.store(total, std::memory_order_release);
+  absl::MutexLock l(&mu_);
+  segments_ = std::move(segs);
+  return absl::OkStatus();
+}
+
+absl::Status SegmentedLog::Impl::Fail(const absl::Status& s) {
+  LOG(ERROR) << "log " << options_.dir << " is unusable from now on: " << s;
+  error_ = s;
+  return s;
+}
+
+absl::Status SegmentedLog::Impl::Rotate(uint64_t first) {
+  if (active_fd_.valid()) {
+    // Seal the full segment first, so that only the last segment can ever have a torn tail.
+    absl::Status s = DataSync(active_fd_.get(), active_path_);
+    if (!s.ok()) return Fail(s);
+    active_fd_.Reset();
+  }
+  std::string path = SegmentPath(options_, first);
+  absl::StatusOr<UniqueFd> fd = OpenFile(path, O_WRONLY | O_CREAT | O_EXCL);
+  if (!fd.ok()) return Fail(fd.status());
+  char header[lf::kFileHeaderSize];
+  std::memcpy(header, lf::kMagic, lf::kMagicSize);
+  lf::EncodeFixed64(header + lf::kMagicSize, first);
+  absl::Status s = WriteAll(fd->get(), path, header, sizeof(header));
+  if (s.ok()) s = DataSync(fd->get(), path);
+  if (s.ok()) s = SyncDir(options_.dir);
+  if (!s.ok()) return Fail(s);
+  active_fd_ = std::move(*fd);
+  active_path_ = path;
+  active_bytes_ = lf::kFileHeaderSize;
+  total_bytes_.fetch_add(lf::kFileHeaderSize, std::memory_order_acq_rel);
+  SegmentInfo info;
+  info.path = std::move(path);
+  info.first_position = first;
+  info.bytes = active_bytes_;
+  info.modified = absl::Now();
+  VLOG(1) << "created log segment " << info.path;
+  absl::MutexLock l(&mu_);
+  segments_.push_back(std::move(info));
+  return absl::OkStatus();
+}
+
+absl::Status SegmentedLog::Impl::Append(const std::vector<LogRecord>& records) {
+  RETURN_IF_ERROR(error_);
+  if (records.empty()) return absl::OkStatus();
+  const uint64_t last = last_.load(std::memory_order_relaxed);
+  const uint64_t first = last == 0 ? records.front().position : last + 1;
+  if (first == 0) return absl::InvalidArgumentError("log positions start at 1");
+  size_t bytes = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].position != first + i) {
+      return absl::InvalidArgumentError(absl::StrCat("record ", i, " has position ",
+                                                     records[i].position, ", expected ", first + i));
+    }
+    if (records[i].payload.size() > lf::kMaxPayloadSize) {
+      return absl::InvalidArgumentError(absl::StrCat("record at position ", records[i].position,
+                                                     " is larger than ", lf::kMaxPayloadSize));
+    }
+    bytes += lf::kRecordHeaderSize + records[i].payload.size();
+  }
+  if (!active_fd_.valid() || active_bytes_ >= options_.segment_bytes) {
+    RETURN_IF_ERROR(Rotate(first));
+  }
+  std::string buf;
+  buf.reserve(bytes);
+  for (const LogRecord& r : records) EncodeRecord(r, &buf);
+  absl::Status s = WriteAll(active_fd_.get(), active_path_, buf.data(), buf.size());
+  if (!s.ok()) return Fail(s);
+  active_bytes_ += buf.size();
+  total_bytes_.fetch_add(buf.size(), std::memory_order_acq_rel);
+  last_.store(records.back().position, std::memory_order_release);
+  absl::MutexLock l(&mu_);
+  SegmentInfo& active = segments_.back();
+  active.last_position = records.back().position;
+  active.bytes = active_bytes_;
+  active.modified = absl::Now();
+  return absl::OkStatus();
+}
+
+absl::Status SegmentedLog::Impl::Sync() {
+  RETURN_IF_ERROR(error_);
+  const uint64_t last = last_.load(std::memory_order_relaxed);
+  if (durable_.load(std::memory_order_relaxed) == last) return absl::OkStatus();
+  absl::Status s = DataSync(active_fd_.get(), active_path_);
+  if (!s.ok()) return Fail(s);
+  durable_.store(last, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> SegmentedLog::Impl::PurgeWhile(
+    const std::function<bool(const SegmentInfo&, uint64_t total_bytes)>& deletable) {
+  std::vector<std::string> doomed;
+  {
+    absl::MutexLock l(&mu_);
+    uint64_t total = total_bytes();
+    size_t n = 0;
+    // Never the last (active) segment; always a prefix, so what remains stays consecutive.
+    while (n + 1 < segments_.size() && deletable(segments_[n], total)) {
+      total -= segments_[n].bytes;
+      total_bytes_.fetch_sub(segments_[n].bytes, std::memory_order_acq_rel);
+      doomed.push_back(segments_[n].path);
+      ++n;
+    }
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<ptrdiff_t>(n));
+  }
+  absl::Status status;
+  for (const std::string& path : doomed) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT && status.ok()) {
+      status = PosixError("unlink", path, errno);
+    }
+  }
+  if (doomed.empty()) return 0;
+  absl::Status s = SyncDir(options_.dir);
+  if (status.ok()) status = s;
+  RETURN_IF_ERROR(status);
+  LOG(INFO) << "purged " << doomed.size() << " segment(s) of log " << options_.dir
+            << "; oldest position is now " << Oldest();
+  return static_cast<int>(doomed.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// SegmentedLog
+
+SegmentedLog::SegmentedLog(const LogOptions& options)
+    : options_(options), impl_(std::make_unique<Impl>(options)) {}
+
+SegmentedLog::~SegmentedLog() = default;
+
+absl::StatusOr<std::unique_ptr<SegmentedLog>> SegmentedLog::Open(const LogOptions& options) {
+  std::unique_ptr<SegmentedLog> log(new SegmentedLog(options));
+  RETURN_IF_ERROR(log->impl_->Recover());
+  return log;
+}
+
+absl::Status SegmentedLog::Append(const std::vector<LogRecord>& records) {
+  return impl_->Append(records);
+}
+absl::Status SegmentedLog::Sync() { return impl_->Sync(); }
+uint64_t SegmentedLog::LastPosition() const { return impl_->last(); }
+uint64_t SegmentedLog::DurablePosition() const { return impl_->durable(); }
+uint64_t SegmentedLog::OldestPosition() const { return impl_->Oldest(); }
+uint64_t SegmentedLog::TotalBytes() const { return impl_->total_bytes(); }
+std::vector<SegmentInfo> SegmentedLog::Segments() const { return impl_->Segments(); }
+
+absl::StatusOr<int> SegmentedLog::PurgeBefore(uint64_t keep_from) {
+  return impl_->PurgeWhile(
+      [keep_from](const SegmentInfo& s, uint64_t) { return s.last_position < keep_from; });
+}
+
+absl::StatusOr<int> SegmentedLog::PurgeByRetention(uint64_t max_bytes, absl::Duration max_age,
+                                                   uint64_t must_keep_from) {
+  const absl::Time now = absl::Now();
+  return impl_->PurgeWhile([&](const SegmentInfo& s, uint64_t total) {
+    if (s.last_position >= must_keep_from) return false;
+    return (max_bytes > 0 && total > max_bytes) ||
+           (max_age > absl::ZeroDuration() && now - s.modified > max_age);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// LogReader
+
+class LogReader::Impl {
+ public:
+  Impl(const SegmentedLog::Impl* log, uint64_t after) : log_(log), pos_(after) {}
+
+  absl::Status Read(uint64_t limit, size_t max_records, size_t max_bytes,
+                    std::vector<LogRecord>* out);
+  uint64_t position() const { return pos_; }
+
+ private:
+  // Opens the segment holding pos_ + 1. Returns false if there is none yet (caught up).
+  absl::StatusOr<bool> OpenSegment();
+  // At the end of the open segment's data (`got` < header size bytes left). Returns true if the
+  // reader moved on to the next segment, false if caught up.
+  absl::StatusOr<bool> AtEnd(size_t got);
+  absl::Status Purged() const {
+    return absl::OutOfRangeError(absl::StrCat(
+        "position ", pos_ + 1, " was purged from log ", log_->options().dir,
+        "; oldest available position is ", log_->Oldest()));
+  }
+  void Close() {
+    file_.reset();
+    fd_.Reset();
+  }
+
+  const SegmentedLog::Impl* const log_;
+  uint64_t pos_;  // last position returned
+  UniqueFd fd_;
+  std::unique_ptr<FileReader> file_;
+  SegmentInfo seg_;             // the open segment
+  uint64_t offset_ = 0;         // of the next record in it
+  uint64_t next_in_file_ = 0;   // position of the record at offset_
+};
+
+absl::StatusOr<bool> LogReader::Impl::OpenSegment() {
+  bool purged = false;
+  if (!log_->Locate(pos_ + 1, &seg_, &purged)) {
+    if (purged) return Purged();
+    return false;
+  }
+  absl::StatusOr<UniqueFd> fd = OpenFile(seg_.path, O_RDONLY);
+  if (absl::IsNotFound(fd.status())) return Purged();
+  if (!fd.ok()) return fd.status();
+  fd_ = std::move(*fd);
+  file_ = std::make_unique<FileReader>(fd_.get(), seg_.path);
+  const char* h;
+  ASSIGN_OR_RETURN(size_t got, file_->Fill(0, lf::kFileHeaderSize, &h));
+  if (got < lf::kFileHeaderSize) return Corrupt(seg_.path, got, "torn file header");
+  RETURN_IF_ERROR(CheckFileHeader(seg_.path, h, seg_.first_position));
+  offset_ = lf::kFileHeaderSize;
+  next_in_file_ = seg_.first_position;
+  return true;
+}
+
+absl::StatusOr<bool> LogReader::Impl::AtEnd(size_t got) {
+  SegmentInfo next;
+  // In the last segment this is the writer's frontier (the caller's limit is past what is
+  // written); stop here and re-read from offset_ next time.
+  if (!log_->NextAfter(seg_.first_position, &next)) return false;
+  if (got != 0) return Corrupt(seg_.path, offset_, "incomplete record header");
+  if (next.first_position != next_in_file_) {
+    if (next_in_file_ < log_->Oldest()) return Purged();
+    return Corrupt(seg_.path, offset_,
+                   absl::StrCat("segment ends before position ", next_in_file_,
+                                " but the next segment starts at ", next.first_position));
+  }
+  Close();
+  return true;
+}
+
+absl::Status LogReader::Impl::Read(uint64_t limit, size_t max_records, size_t max_bytes,
+                                   std::vector<LogRecord>* out) {
+  size_t records = 0;
+  size_t bytes = 0;
+  while (records < max_records && bytes < max_bytes && pos_ < limit) {
+    if (file_ == nullptr) {
+      ASSIGN_OR_RETURN(bool opened, OpenSegment());
+      if (!opened) break;
+    }
+    const char* h;
+    ASSIGN_OR_RETURN(size_t got, file_->Fill(offset_, lf::kRecordHeaderSize, &h));
+    if (got < lf::kRecordHeaderSize) {
+      ASSIGN_OR_RETURN(bool moved_on, AtEnd(got));
+      if (!moved_on) break;
+      continue;
+    }
+    const uint32_t len = lf::DecodeFixed32(h + lf::kLengthOffset);
+    const uint64_t pos = lf::DecodeFixed64(h + lf::kPositionOffset);
+    if (len > lf::kMaxPayloadSize) {
+      return Corrupt(seg_.path, offset_, absl::StrCat("record length ", len, " exceeds maximum"));
+    }
+    if (pos != next_in_file_) {
+      return Corrupt(seg_.path, offset_,
+                     absl::StrCat("expected position ", next_in_file_, ", found ", pos));
+    }
+    const uint64_t size = lf::kRecordHeaderSize + len;
+    if (pos <= pos_) {  // positioning after `after`: skip without reading the payload
+      offset_ += size;
+      ++next_in_file_;
+      continue;
+    }
+    const char* rec;
+    ASSIGN_OR_RETURN(got, file_->Fill(offset_, size, &rec));
+    if (got < size) {
+      SegmentInfo next;
+      if (!log_->NextAfter(seg_.first_position, &next)) break;  // the writer's frontier
+      return Corrupt(seg_.path, offset_, "incomplete record");
+    }
+    if (!RecordCrcOk(rec, len)) return Corrupt(seg_.path, offset_, "checksum mismatch");
+    out->push_back(LogRecord{pos, std::string(rec + lf::kRecordHeaderSize, len)});
+    offset_ += size;
+    ++next_in_file_;
+    pos_ = pos;
+    ++records;
+    bytes += len;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<LogReader>> SegmentedLog::NewReader(uint64_t after) const {
+  uint64_t oldest = impl_->Oldest();
+  if (oldest != 0 && after + 1 < oldest) {
+    return absl::OutOfRangeError(absl::StrCat("position ", after + 1, " was purged from log ",
+                                              options_.dir, "; oldest available position is ",
+                                              oldest));
+  }
+  return std::unique_ptr<LogReader>(
+      new LogReader(std::make_unique<LogReader::Impl>(impl_.get(), after)));
+}
+
+LogReader::LogReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LogReader::~LogReader() = default;
+
+absl::Status LogReader::Read(uint64_t limit, size_t max_records, size_t max_bytes,
+                             std::vector<LogRecord>* out) {
+  return impl_->Read(limit, max_records, max_bytes, out);
+}
+
+uint64_t LogReader::position() const { return impl_->position(); }
+
+}  // namespace semisync

@@ -1,0 +1,77 @@
+// Binlog: the master's durable binlog of BinlogEvent transactions on top of a SegmentedLog, plus
+// the "durable end advanced" notification that binlog streams wait on.
+//
+// Threads: Append() is called by the commit pipeline's committer thread only. Readers
+// (NewReader/ReadEvents) and waiters (WaitForEnd) run on gRPC threads concurrently.
+#ifndef SEMISYNC_SERVER_MASTER_BINLOG_H_
+#define SEMISYNC_SERVER_MASTER_BINLOG_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/segmented_log.h"
+#include "semisync/v1/binlog.pb.h"
+
+namespace semisync {
+
+// Reads events in position order; see LogReader.
+class BinlogReader {
+ public:
+  explicit BinlogReader(std::unique_ptr<LogReader> reader) : reader_(std::move(reader)) {}
+  // Appends up to max_events events with position <= limit (at most ~max_bytes of payload).
+  absl::Status Read(uint64_t limit, size_t max_events, size_t max_bytes,
+                    std::vector<v1::BinlogEvent>* out);
+  uint64_t position() const { return reader_->position(); }
+
+ private:
+  std::unique_ptr<LogReader> reader_;
+  std::vector<LogRecord> records_;  // reused buffer
+};
+
+class Binlog {
+ public:
+  static absl::StatusOr<std::unique_ptr<Binlog>> Open(const LogOptions& options);
+
+  // Appends and fsyncs events (one write + one fsync for the whole group), then publishes the new
+  // durable end to waiters. Events must carry consecutive positions after EndPosition().
+  absl::Status AppendDurably(const std::vector<v1::BinlogEvent>& events);
+
+  // Durable end: the last position a reader may read (0 when empty).
+  uint64_t EndPosition() const;
+  uint64_t OldestPosition() const { return log_->OldestPosition(); }
+  uint64_t TotalBytes() const { return log_->TotalBytes(); }
+
+  // Blocks until EndPosition() > after, Stop() was called, or the deadline. Returns EndPosition().
+  uint64_t WaitForEnd(uint64_t after, absl::Time deadline);
+  // Wakes every WaitForEnd and makes later ones return at once (shutdown).
+  void Stop();
+  bool stopped() const;
+
+  // A reader for events with position > after; OutOfRange naming the oldest available position
+  // if those were purged.
+  absl::StatusOr<std::unique_ptr<BinlogReader>> NewReader(uint64_t after) const;
+  // Convenience: up to `limit` events after `after` (GetBinlog).
+  absl::StatusOr<std::vector<v1::BinlogEvent>> ReadEvents(uint64_t after, size_t limit) const;
+
+  absl::StatusOr<int> PurgeByRetention(uint64_t max_bytes, absl::Duration max_age,
+                                       uint64_t must_keep_from);
+  absl::Status Sync() { return log_->Sync(); }
+
+ private:
+  explicit Binlog(std::unique_ptr<SegmentedLog> log);
+
+  std::unique_ptr<SegmentedLog> log_;
+  std::vector<LogRecord> scratch_;  // committer thread only
+  mutable absl::Mutex mu_;
+  uint64_t end_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace semisync
+
+#endif  // SEMISYNC_SERVER_MASTER_BINLOG_H_

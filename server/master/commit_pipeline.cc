@@ -1,0 +1,313 @@
+// CommitPipeline (see commit_pipeline.h).
+#include "server/master/commit_pipeline.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/status_macros.h"
+#include "glog/logging.h"
+
+namespace semisync {
+
+struct CommitPipeline::Write {
+  v1::RowOp op = v1::ROW_OP_UNSPECIFIED;
+  int64_t id = 0;
+  std::string content;
+  // Results.
+  absl::Status status;
+  v1::BinlogEvent event;
+  bool acked = false;
+  absl::Notification done;
+};
+
+CommitPipeline::CommitPipeline(const CommitPipelineOptions& options, Binlog* binlog,
+                               Storage* storage, SemiSyncMaster* semi_sync,
+                               int64_t next_record_id)
+    : options_(options),
+      binlog_(binlog),
+      storage_(storage),
+      semi_sync_(semi_sync),
+      next_record_id_(next_record_id),
+      next_position_(binlog->EndPosition() + 1),
+      last_purge_check_(absl::Now()) {}
+
+CommitPipeline::~CommitPipeline() { Shutdown(); }
+
+void CommitPipeline::Start() {
+  committer_ = std::thread([this] { CommitterLoop(); });
+  completer_ = std::thread([this] { CompleterLoop(); });
+}
+
+void CommitPipeline::Shutdown() {
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_ && !committer_.joinable()) return;
+    stopping_ = true;
+  }
+  if (committer_.joinable()) committer_.join();
+  if (completer_.joinable()) completer_.join();
+  // Anything still queued was never written.
+  std::deque<Write*> left;
+  {
+    absl::MutexLock l(&mu_);
+    left.swap(queue_);
+  }
+  for (Write* w : left) {
+    w->status = absl::UnavailableError("master is shutting down; the write was not performed");
+    w->done.Notify();
+  }
+}
+
+absl::Status CommitPipeline::Submit(Write* w) {
+  {
+    absl::MutexLock l(&mu_);
+    if (!broken_.ok()) return broken_;
+    if (stopping_) {
+      return absl::UnavailableError("master is shutting down; the write was not performed");
+    }
+    queue_.push_back(w);
+  }
+  w->done.WaitForNotification();
+  return w->status;
+}
+
+namespace {
+
+v1::RecordWriteResponse RecordResponse(const v1::BinlogEvent& e, bool acked) {
+  v1::RecordWriteResponse resp;
+  *resp.mutable_record() = e.record();
+  resp.mutable_write()->set_gtid(e.gtid());
+  resp.mutable_write()->set_position(e.position());
+  resp.mutable_write()->set_semi_sync_acked(acked);
+  return resp;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RecordWriteResponse> CommitPipeline::Create(const std::string& content) {
+  Write w;
+  w.op = v1::ROW_OP_INSERT;
+  w.content = content;
+  RETURN_IF_ERROR(Submit(&w));
+  return RecordResponse(w.event, w.acked);
+}
+
+absl::StatusOr<v1::RecordWriteResponse> CommitPipeline::Update(int64_t id,
+                                                               const std::string& content) {
+  Write w;
+  w.op = v1::ROW_OP_UPDATE;
+  w.id = id;
+  w.content = content;
+  RETURN_IF_ERROR(Submit(&w));
+  return RecordResponse(w.event, w.acked);
+}
+
+absl::StatusOr<v1::DeleteRecordResponse> CommitPipeline::Delete(int64_t id) {
+  Write w;
+  w.op = v1::ROW_OP_DELETE;
+  w.id = id;
+  RETURN_IF_ERROR(Submit(&w));
+  v1::DeleteRecordResponse resp;
+  resp.set_id(id);
+  resp.mutable_write()->set_gtid(w.event.gtid());
+  resp.mutable_write()->set_position(w.event.position());
+  resp.mutable_write()->set_semi_sync_acked(w.acked);
+  return resp;
+}
+
+absl::StatusOr<std::optional<v1::Record>> CommitPipeline::CurrentRow(int64_t id) {
+  {
+    absl::MutexLock l(&overlay_mu_);
+    auto it = overlay_.find(id);
+    if (it != overlay_.end()) return it->second.first;
+  }
+  absl::StatusOr<v1::Record> row = storage_->GetRecord(id);
+  if (absl::IsNotFound(row.status())) return std::optional<v1::Record>();
+  if (!row.ok()) return row.status();
+  return std::optional<v1::Record>(std::move(*row));
+}
+
+absl::Status CommitPipeline::Prepare(Write* w, uint64_t position, int64_t now_us) {
+  v1::BinlogEvent& e = w->event;
+  v1::Record* rec = e.mutable_record();
+  if (w->op == v1::ROW_OP_INSERT) {
+    rec->set_id(next_record_id_++);
+    rec->set_content(w->content);
+    rec->set_created_at_us(now_us);
+    rec->set_updated_at_us(now_us);
+  } else {
+    ASSIGN_OR_RETURN(std::optional<v1::Record> current, CurrentRow(w->id));
+    if (!current.has_value()) {
+      return absl::NotFoundError(absl::StrCat("record ", w->id, " not found"));
+    }
+    *rec = std::move(*current);
+    if (w->op == v1::ROW_OP_UPDATE) {
+      rec->set_content(w->content);
+      rec->set_updated_at_us(now_us);
+    }
+  }
+  e.set_op(w->op);
+  e.set_position(position);
+  e.set_gtid(absl::StrCat(options_.server_uuid, ":", position));
+  e.set_timestamp_us(now_us);
+  absl::MutexLock l(&overlay_mu_);
+  overlay_[rec->id()] = {w->op == v1::ROW_OP_DELETE ? std::nullopt : std::optional(*rec),
+                         position};
+  return absl::OkStatus();
+}
+
+void CommitPipeline::CommitterLoop() {
+  std::vector<Write*> batch;
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || stopping_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), options_.purge_check_interval);
+      if (stopping_) break;
+      while (!queue_.empty() && batch.size() < options_.max_group_size) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    MaybePurge();
+    if (batch.empty()) continue;
+
+    auto group = std::make_unique<Group>();
+    int64_t now_us = absl::ToUnixMicros(absl::Now());
+    for (Write* w : batch) {
+      w->status = Prepare(w, next_position_, now_us);
+      if (w->status.ok()) {
+        group->events.push_back(w->event);
+        ++next_position_;
+      }
+      group->writes.push_back(w);
+    }
+    batch.clear();
+
+    absl::Status s;
+    if (!group->events.empty()) s = binlog_->AppendDurably(group->events);
+    if (!s.ok()) {
+      LOG(ERROR) << "master " << options_.server_uuid
+                 << ": binlog write failed, refusing all further writes until restart: " << s;
+      absl::Status broken = absl::UnavailableError(
+          absl::StrCat("master binlog failed (", s.message(), "); restart the master"));
+      {
+        absl::MutexLock l(&mu_);
+        broken_ = broken;
+      }
+      Finish(group.get(), broken, false);
+      continue;
+    }
+    if (!group->events.empty()) semi_sync_->OnBinlogFlushed(group->events.back().position());
+    absl::MutexLock l(&mu_);
+    completions_.push_back(std::move(group));
+  }
+  absl::MutexLock l(&mu_);
+  committer_done_ = true;
+}
+
+absl::Status CommitPipeline::CommitToDatabase(const Group& g) {
+  const v1::BinlogEvent& last = g.events.back();
+  ReplState state;
+  state.applied_position = last.position();
+  state.applied_gtid = last.gtid();
+  state.applied_timestamp_us = last.timestamp_us();
+  state.executed_gtid_set = absl::StrCat(options_.server_uuid, ":1-", last.position());
+  RETURN_IF_ERROR(storage_->ApplyBatch(g.events, state));
+  absl::MutexLock l(&overlay_mu_);
+  for (const v1::BinlogEvent& e : g.events) {
+    auto it = overlay_.find(e.record().id());
+    if (it != overlay_.end() && it->second.second <= last.position()) overlay_.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+void CommitPipeline::Finish(Group* g, const absl::Status& status, bool acked) {
+  for (Write* w : g->writes) {
+    if (w->status.ok()) {
+      w->status = status;
+      w->acked = acked;
+    }
+    w->done.Notify();
+  }
+}
+
+void CommitPipeline::CompleterLoop() {
+  const bool after_sync = semi_sync_->options().wait_point == WaitPoint::kAfterSync;
+  while (true) {
+    std::unique_ptr<Group> g;
+    {
+      absl::MutexLock l(&mu_);
+      auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !completions_.empty() || committer_done_;
+      };
+      mu_.Await(absl::Condition(&cond));
+      if (completions_.empty()) break;  // the committer is gone and everything is drained
+      g = std::move(completions_.front());
+      completions_.pop_front();
+    }
+    if (g->events.empty()) {  // every write of the group was rejected
+      Finish(g.get(), absl::OkStatus(), false);
+      continue;
+    }
+    const uint64_t last = g->events.back().position();
+    const int n = static_cast<int>(g->events.size());
+    absl::Status status;
+    bool acked = false;
+    SemiSyncMaster::WaitResult r = SemiSyncMaster::WaitResult::kAsync;
+    if (after_sync) r = semi_sync_->WaitForAck(last, n);
+    if (r == SemiSyncMaster::WaitResult::kShutdown) {
+      status = absl::UnavailableError(absl::StrCat(
+          "master shut down before slaves acknowledged the write; it is durable in the master "
+          "binlog (up to position ",
+          last, ") and is committed when the master restarts"));
+    } else {
+      status = CommitToDatabase(*g);
+      if (!status.ok()) {
+        LOG(ERROR) << "master " << options_.server_uuid << ": database commit of positions "
+                   << g->events.front().position() << ".." << last
+                   << " failed, refusing further writes until restart: " << status;
+        status = absl::UnavailableError(absl::StrCat(
+            "master database commit failed (", status.message(),
+            "); the write is in the binlog and is re-applied when the master restarts"));
+        absl::MutexLock l(&mu_);
+        broken_ = status;
+      } else {
+        if (!after_sync) r = semi_sync_->WaitForAck(last, n);
+        acked = r == SemiSyncMaster::WaitResult::kAcked;
+      }
+    }
+    Finish(g.get(), status, acked);
+  }
+}
+
+void CommitPipeline::MaybePurge() {
+  if (options_.binlog_retention_bytes == 0 &&
+      options_.binlog_retention_age == absl::ZeroDuration()) {
+    return;
+  }
+  absl::Time now = absl::Now();
+  if (now - last_purge_check_ < options_.purge_check_interval) return;
+  last_purge_check_ = now;
+  absl::StatusOr<ReplState> state = storage_->GetReplState();
+  if (!state.ok()) {
+    LOG(WARNING) << "master " << options_.server_uuid << ": binlog purge skipped: "
+                 << state.status();
+    return;
+  }
+  // Never purge what recovery would need to re-apply to the database.
+  absl::StatusOr<int> purged = binlog_->PurgeByRetention(
+      options_.binlog_retention_bytes, options_.binlog_retention_age, state->applied_position + 1);
+  if (!purged.ok()) {
+    LOG(WARNING) << "master " << options_.server_uuid << ": binlog purge failed: "
+                 << purged.status();
+  } else if (*purged > 0) {
+    LOG(INFO) << "master " << options_.server_uuid << ": purged " << *purged
+              << " binlog segment(s); oldest position now " << binlog_->OldestPosition();
+  }
+}
+
+}  // namespace semisync

@@ -1,0 +1,118 @@
+// CommitPipeline: the master's write path (implements RecordWriter).
+//
+//   client thread ──Submit──▶ queue ──▶ committer thread ──▶ completion queue ──▶ completer thread
+//                                     (batch, validate,         (AFTER_SYNC: wait for acks, then
+//                                      assign ids/GTIDs,          commit to the database;
+//                                      binlog append + fsync)     AFTER_COMMIT: the reverse;
+//                                                                 then answer every client)
+//
+// Group commit: the committer takes every queued write at once, so concurrent writes share one
+// binlog append, one fsync, one ack wait and one database transaction. The two stages overlap:
+// while group k waits for slaves, group k+1 is being written and fsynced.
+//
+// Row state for validation (does id exist? what is its created_at?) is the database plus an
+// overlay of rows changed by groups already in the binlog but not yet committed to the database.
+//
+// Errors: a failed binlog write or fsync is fatal to the write path (LevelDB's rule): that group
+// and every later write fail with UNAVAILABLE until restart, when recovery re-applies the binlog.
+// A failed database commit likewise stops the write path (the binlog, not the database, is the
+// truth; restart re-applies it).
+//
+// Threads: owns the committer and completer threads. Submit* are thread-safe and block the caller
+// until its write completes. Binlog, Storage and SemiSyncMaster outlive the pipeline.
+#ifndef SEMISYNC_SERVER_MASTER_COMMIT_PIPELINE_H_
+#define SEMISYNC_SERVER_MASTER_COMMIT_PIPELINE_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/master/binlog.h"
+#include "server/master/semi_sync_master.h"
+#include "server/records_service.h"
+#include "server/storage/storage.h"
+
+namespace semisync {
+
+struct CommitPipelineOptions {
+  std::string server_uuid;
+  // Most writes one group may hold.
+  size_t max_group_size = 4096;
+  // Binlog retention (checked by the committer between groups).
+  uint64_t binlog_retention_bytes = 0;
+  absl::Duration binlog_retention_age = absl::ZeroDuration();
+  absl::Duration purge_check_interval = absl::Seconds(10);
+};
+
+class CommitPipeline final : public RecordWriter {
+ public:
+  // `next_record_id` is the first id an insert will get.
+  CommitPipeline(const CommitPipelineOptions& options, Binlog* binlog, Storage* storage,
+                 SemiSyncMaster* semi_sync, int64_t next_record_id);
+  ~CommitPipeline() override;
+
+  void Start();
+  // Fails queued and not-yet-acknowledged writes with UNAVAILABLE, then joins the threads.
+  // Call SemiSyncMaster::Shutdown() first so no group keeps waiting for acks.
+  void Shutdown();
+
+  absl::StatusOr<v1::RecordWriteResponse> Create(const std::string& content) override;
+  absl::StatusOr<v1::RecordWriteResponse> Update(int64_t id, const std::string& content) override;
+  absl::StatusOr<v1::DeleteRecordResponse> Delete(int64_t id) override;
+
+ private:
+  struct Write;
+  struct Group {
+    std::vector<Write*> writes;  // in order, including rejected ones (no event)
+    std::vector<v1::BinlogEvent> events;
+  };
+
+  absl::Status Submit(Write* w);
+  void CommitterLoop();
+  void CompleterLoop();
+  // Validates one write against the row state and fills its event. Committer thread.
+  absl::Status Prepare(Write* w, uint64_t position, int64_t now_us);
+  absl::StatusOr<std::optional<v1::Record>> CurrentRow(int64_t id);
+  absl::Status CommitToDatabase(const Group& g);
+  void Finish(Group* g, const absl::Status& status, bool acked);
+  void MaybePurge();
+
+  const CommitPipelineOptions options_;
+  Binlog* const binlog_;
+  Storage* const storage_;
+  SemiSyncMaster* const semi_sync_;
+
+  absl::Mutex mu_;
+  std::deque<Write*> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::unique_ptr<Group>> completions_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool committer_done_ ABSL_GUARDED_BY(mu_) = false;
+  // Sticky failure of the write path.
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);
+
+  // Rows changed by groups in the binlog but not yet in the database: id -> (row or deleted,
+  // position of the latest change).
+  absl::Mutex overlay_mu_;
+  std::map<int64_t, std::pair<std::optional<v1::Record>, uint64_t>> overlay_
+      ABSL_GUARDED_BY(overlay_mu_);
+
+  // Committer thread only.
+  int64_t next_record_id_;
+  uint64_t next_position_;
+  absl::Time last_purge_check_;
+
+  std::thread committer_;
+  std::thread completer_;
+};
+
+}  // namespace semisync
+
+#endif  // SEMISYNC_SERVER_MASTER_COMMIT_PIPELINE_H_

@@ -1,0 +1,62 @@
+// ReplicationServiceImpl: the master's semisync.v1.ReplicationService.
+//
+// SubscribeBinlog runs on gRPC's synchronous API, one gRPC thread per open stream (a handful of
+// slaves): it reads the binlog from disk (never from an in-memory buffer, so a stopped slave costs
+// no memory), sends batches of consecutive events, and a heartbeat every heartbeat_period when
+// idle. It returns when the slave goes away, the binlog stops (shutdown) or a write fails.
+//
+// Thread-safety: handlers run concurrently on gRPC threads; everything they touch is thread-safe.
+// Binlog, SemiSyncMaster, SlaveRegistry and the status callback outlive the service.
+#ifndef SEMISYNC_SERVER_MASTER_REPLICATION_SERVICE_H_
+#define SEMISYNC_SERVER_MASTER_REPLICATION_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "semisync/v1/replication.grpc.pb.h"
+#include "server/master/binlog.h"
+#include "server/master/semi_sync_master.h"
+#include "server/master/slave_registry.h"
+
+namespace semisync {
+
+struct ReplicationServiceOptions {
+  std::string server_uuid;
+  absl::Duration heartbeat_period = absl::Seconds(1);
+  // Most events / payload bytes in one stream message.
+  size_t max_batch_events = 2048;
+  size_t max_batch_bytes = 4 << 20;
+};
+
+class ReplicationServiceImpl final : public v1::ReplicationService::Service {
+ public:
+  ReplicationServiceImpl(const ReplicationServiceOptions& options, Binlog* binlog,
+                         SemiSyncMaster* semi_sync, SlaveRegistry* slaves,
+                         std::function<v1::MasterStatus()> status);
+
+  grpc::Status RegisterSlave(grpc::ServerContext* ctx, const v1::RegisterSlaveRequest* req,
+                             v1::RegisterSlaveResponse* resp) override;
+  grpc::Status SubscribeBinlog(grpc::ServerContext* ctx, const v1::SubscribeBinlogRequest* req,
+                               grpc::ServerWriter<v1::SubscribeBinlogResponse>* writer) override;
+  grpc::Status Ack(grpc::ServerContext* ctx, const v1::AckRequest* req,
+                   v1::AckResponse* resp) override;
+  grpc::Status GetBinlog(grpc::ServerContext* ctx, const v1::GetBinlogRequest* req,
+                         v1::GetBinlogResponse* resp) override;
+  grpc::Status GetStatus(grpc::ServerContext* ctx, const v1::GetMasterStatusRequest* req,
+                         v1::MasterStatus* resp) override;
+
+ private:
+  const ReplicationServiceOptions options_;
+  Binlog* const binlog_;
+  SemiSyncMaster* const semi_sync_;
+  SlaveRegistry* const slaves_;
+  const std::function<v1::MasterStatus()> status_;
+};
+
+// Validates a slave id: 1-64 characters of [A-Za-z0-9_.-].
+bool IsValidSlaveId(const std::string& id);
+
+}  // namespace semisync
+
+#endif  // SEMISYNC_SERVER_MASTER_REPLICATION_SERVICE_H_

@@ -1,0 +1,144 @@
+// semisync_master: the master node. Serves RecordsService (reads and writes) and
+// ReplicationService on one gRPC port (default 50051), plus gRPC health and reflection.
+// Run with no flags for an embedded SQLite database under ./data/master.
+#include <memory>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "gflags/gflags.h"
+#include "glog/logging.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/master/master.h"
+#include "server/process_util.h"
+
+DEFINE_int32(grpc_port, 50051, "gRPC port to listen on; 0 picks a free port (see --port_file)");
+DEFINE_string(bind_address, "0.0.0.0", "Address to listen on");
+DEFINE_string(port_file, "",
+              "If set, once serving, write the bound ports here as key=value lines "
+              "(grpc_port=N), atomically");
+DEFINE_string(data_dir, "./data/master",
+              "Directory for the binlog, the server uuid and (by default) the SQLite database");
+DEFINE_string(db, "",
+              "Database connection: empty for SQLite at <data_dir>/master.db, or "
+              "'mysql://host=H port=P db=D user=U password=W' for MySQL/MariaDB");
+DEFINE_bool(semi_sync_enabled, true,
+            "rpl_semi_sync_master_enabled: wait for slave acknowledgement before a write completes");
+DEFINE_uint64(semi_sync_timeout_ms, 10000,
+              "rpl_semi_sync_master_timeout: milliseconds to wait for acks before switching to "
+              "asynchronous replication");
+DEFINE_uint32(semi_sync_wait_for_slave_count, 1,
+              "rpl_semi_sync_master_wait_for_slave_count: distinct slaves that must acknowledge");
+DEFINE_bool(semi_sync_wait_no_slave, true,
+            "rpl_semi_sync_master_wait_no_slave: keep waiting (until the timeout) even when fewer "
+            "than wait_for_slave_count semi-sync slaves are connected; false switches semi-sync "
+            "OFF as soon as too few are connected");
+DEFINE_string(semi_sync_wait_point, "AFTER_SYNC",
+              "rpl_semi_sync_master_wait_point: AFTER_SYNC (lossless: the database commit and the "
+              "client's answer come after the acks) or AFTER_COMMIT");
+DEFINE_uint64(binlog_segment_bytes, 64ull << 20, "Rotate binlog segment files at this size, bytes");
+DEFINE_uint64(binlog_retention_bytes, 0,
+              "Purge the oldest binlog segments while the binlog is larger than this, bytes "
+              "(0: no size limit)");
+DEFINE_uint64(binlog_retention_hours, 0,
+              "Purge binlog segments older than this many hours (0: no age limit)");
+DEFINE_uint64(heartbeat_period_ms, 1000,
+              "Milliseconds between heartbeats on an idle binlog stream");
+DEFINE_uint64(shutdown_grace_ms, 2000,
+              "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
+
+namespace semisync {
+namespace {
+
+absl::StatusOr<MasterOptions> OptionsFromFlags() {
+  MasterOptions o;
+  o.data_dir = FLAGS_data_dir;
+  o.db = FLAGS_db;
+  o.semi_sync.enabled = FLAGS_semi_sync_enabled;
+  o.semi_sync.timeout = absl::Milliseconds(FLAGS_semi_sync_timeout_ms);
+  if (FLAGS_semi_sync_wait_for_slave_count < 1 || FLAGS_semi_sync_wait_for_slave_count > 65535) {
+    return absl::InvalidArgumentError("--semi_sync_wait_for_slave_count must be 1..65535");
+  }
+  o.semi_sync.wait_for_slave_count = FLAGS_semi_sync_wait_for_slave_count;
+  o.semi_sync.wait_no_slave = FLAGS_semi_sync_wait_no_slave;
+  std::string wp = absl::AsciiStrToUpper(FLAGS_semi_sync_wait_point);
+  if (wp == "AFTER_SYNC") {
+    o.semi_sync.wait_point = WaitPoint::kAfterSync;
+  } else if (wp == "AFTER_COMMIT") {
+    o.semi_sync.wait_point = WaitPoint::kAfterCommit;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--semi_sync_wait_point must be AFTER_SYNC or AFTER_COMMIT, got '", FLAGS_semi_sync_wait_point, "'"));
+  }
+  if (FLAGS_binlog_segment_bytes < 4096) {
+    return absl::InvalidArgumentError("--binlog_segment_bytes must be at least 4096");
+  }
+  o.binlog_segment_bytes = FLAGS_binlog_segment_bytes;
+  o.binlog_retention_bytes = FLAGS_binlog_retention_bytes;
+  o.binlog_retention_age = absl::Hours(FLAGS_binlog_retention_hours);
+  if (FLAGS_heartbeat_period_ms == 0) {
+    return absl::InvalidArgumentError("--heartbeat_period_ms must be positive");
+  }
+  o.heartbeat_period = absl::Milliseconds(FLAGS_heartbeat_period_ms);
+  return o;
+}
+
+int Run() {
+  absl::StatusOr<MasterOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    LOG(ERROR) << options.status().message();
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<Master>> master = Master::Open(*options);
+  if (!master.ok()) {
+    LOG(ERROR) << "master failed to start: " << master.status();
+    return 1;
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(absl::StrCat(FLAGS_bind_address, ":", FLAGS_grpc_port),
+                           grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService((*master)->records_service());
+  builder.RegisterService((*master)->replication_service());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound_port == 0) {
+    LOG(ERROR) << "master failed to listen on " << FLAGS_bind_address << ":" << FLAGS_grpc_port;
+    (*master)->BeginShutdown();
+    (*master)->FinishShutdown();
+    return 1;
+  }
+  LOG(INFO) << "master " << (*master)->server_uuid() << ": serving gRPC on "
+            << FLAGS_bind_address << ":" << bound_port;
+  if (!FLAGS_port_file.empty()) {
+    absl::Status s = WritePortFile(FLAGS_port_file, {{"grpc_port", bound_port}});
+    if (!s.ok()) LOG(ERROR) << "cannot write --port_file: " << s;
+  }
+
+  int sig = WaitForTerminationSignal();
+  LOG(INFO) << "master " << (*master)->server_uuid() << ": signal " << sig
+            << ", shutting down";
+  server->GetHealthCheckService()->Shutdown();
+  (*master)->BeginShutdown();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(FLAGS_shutdown_grace_ms)));
+  (*master)->FinishShutdown();
+  master->reset();
+  google::FlushLogFiles(google::GLOG_INFO);
+  return 0;
+}
+
+}  // namespace
+}  // namespace semisync
+
+int main(int argc, char** argv) {
+  semisync::BlockTerminationSignals();
+  gflags::SetUsageMessage(
+      "semisync master: records CRUD and semi-synchronous binlog replication over gRPC");
+  FLAGS_logtostderr = true;  // default; --logtostderr=false --log_dir=DIR logs to files instead
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  google::InitGoogleLogging(argv[0]);
+  return semisync::Run();
+}

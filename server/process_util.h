@@ -1,0 +1,31 @@
+// Process plumbing shared by the master and slave binaries: termination signals, the port file
+// that tests and scripts read to find a node's bound ports, and absl::Status -> grpc::Status.
+#ifndef SEMISYNC_SERVER_PROCESS_UTIL_H_
+#define SEMISYNC_SERVER_PROCESS_UTIL_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "grpcpp/support/status.h"
+
+namespace semisync {
+
+// Blocks SIGINT and SIGTERM in the calling thread and every thread it later creates. Call first
+// in main(), before any thread starts.
+void BlockTerminationSignals();
+// Waits for SIGINT or SIGTERM (blocked by BlockTerminationSignals) and returns its number.
+int WaitForTerminationSignal();
+
+// Writes "key=value" lines atomically (temp file, fsync, rename): e.g. {"grpc_port": 50051}.
+absl::Status WritePortFile(const std::string& path, const std::map<std::string, int>& ports);
+
+// Maps absl codes to the same gRPC codes (they share numbering) and keeps the message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// Creates a directory and its parents (like mkdir -p).
+absl::Status MakeDirs(const std::string& path);
+
+}  // namespace semisync
+
+#endif  // SEMISYNC_SERVER_PROCESS_UTIL_H_

@@ -1,0 +1,107 @@
+// RecordsService handlers (see records_service.h).
+#include "server/records_service.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/process_util.h"
+
+namespace semisync {
+namespace {
+
+grpc::Status ValidateId(int64_t id) {
+  if (id <= 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("id must be a positive integer, got ", id));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ValidateContent(const std::string& content) {
+  if (content.size() > kMaxContentBytes) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("content is ", content.size(), " bytes; the limit is ",
+                                     kMaxContentBytes));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+RecordsServiceImpl::RecordsServiceImpl(Storage* storage, RecordWriter* writer,
+                                       std::function<std::string()> master_address)
+    : storage_(storage), writer_(writer), master_address_(std::move(master_address)) {}
+
+grpc::Status RecordsServiceImpl::ListRecords(grpc::ServerContext*,
+                                             const v1::ListRecordsRequest* req,
+                                             v1::ListRecordsResponse* resp) {
+  if (req->after_id() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("after_id must be >= 0, got ", req->after_id()));
+  }
+  if (req->limit() < 0 || req->limit() > kMaxListLimit) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("limit must be between 0 and ", kMaxListLimit, ", got ",
+                                     req->limit()));
+  }
+  int limit = req->limit() == 0 ? kDefaultListLimit : req->limit();
+  // One extra row tells whether there is a next page.
+  auto rows = storage_->ListRecords(req->after_id(), limit + 1);
+  if (!rows.ok()) return ToGrpcStatus(rows.status());
+  bool more = static_cast<int>(rows->size()) > limit;
+  if (more) rows->resize(limit);
+  for (auto& r : *rows) *resp->add_records() = std::move(r);
+  resp->set_next_after_id(more ? resp->records(limit - 1).id() : 0);
+  return grpc::Status::OK;
+}
+
+grpc::Status RecordsServiceImpl::GetRecord(grpc::ServerContext*, const v1::GetRecordRequest* req,
+                                           v1::Record* resp) {
+  if (auto s = ValidateId(req->id()); !s.ok()) return s;
+  auto record = storage_->GetRecord(req->id());
+  if (!record.ok()) return ToGrpcStatus(record.status());
+  *resp = std::move(*record);
+  return grpc::Status::OK;
+}
+
+grpc::Status RecordsServiceImpl::RefuseWrite() const {
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      absl::StrCat("this node is a read-only slave; send writes to the master at ",
+                                   master_address_ ? master_address_() : "unknown"));
+}
+
+grpc::Status RecordsServiceImpl::CreateRecord(grpc::ServerContext*,
+                                              const v1::CreateRecordRequest* req,
+                                              v1::RecordWriteResponse* resp) {
+  if (writer_ == nullptr) return RefuseWrite();
+  if (auto s = ValidateContent(req->content()); !s.ok()) return s;
+  auto result = writer_->Create(req->content());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *resp = std::move(*result);
+  return grpc::Status::OK;
+}
+
+grpc::Status RecordsServiceImpl::UpdateRecord(grpc::ServerContext*,
+                                              const v1::UpdateRecordRequest* req,
+                                              v1::RecordWriteResponse* resp) {
+  if (writer_ == nullptr) return RefuseWrite();
+  if (auto s = ValidateId(req->id()); !s.ok()) return s;
+  if (auto s = ValidateContent(req->content()); !s.ok()) return s;
+  auto result = writer_->Update(req->id(), req->content());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *resp = std::move(*result);
+  return grpc::Status::OK;
+}
+
+grpc::Status RecordsServiceImpl::DeleteRecord(grpc::ServerContext*,
+                                              const v1::DeleteRecordRequest* req,
+                                              v1::DeleteRecordResponse* resp) {
+  if (writer_ == nullptr) return RefuseWrite();
+  if (auto s = ValidateId(req->id()); !s.ok()) return s;
+  auto result = writer_->Delete(req->id());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *resp = std::move(*result);
+  return grpc::Status::OK;
+}
+
+}  // namespace semisync

@@ -1,0 +1,201 @@
+// Slave's applier ("SQL thread"): reads the durable relay log after the database's applied
+// position and applies it in batches; each batch commits its rows and the new position together.
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "server/slave/slave.h"
+
+namespace semisync {
+namespace {
+
+// Errors that say the database is unavailable rather than that the event is bad: retried.
+bool IsTransient(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsAborted(s) || absl::IsDeadlineExceeded(s) ||
+         absl::IsResourceExhausted(s);
+}
+
+// The state after applying (or skipping) `e` on top of `state`.
+ReplState Advance(const ReplState& state, const v1::BinlogEvent& e, GtidSet* executed) {
+  ReplState next = state;
+  next.applied_position = e.position();
+  next.applied_gtid = e.gtid();
+  next.applied_timestamp_us = e.timestamp_us();
+  absl::StatusOr<Gtid> gtid = Gtid::Parse(e.gtid());
+  if (gtid.ok()) executed->Add(*gtid);
+  next.executed_gtid_set = executed->ToString();
+  return next;
+}
+
+constexpr absl::Duration kTransientRetry = absl::Milliseconds(500);
+constexpr absl::Duration kPurgeInterval = absl::Seconds(1);
+
+}  // namespace
+
+struct Slave::ApplyOutcome {
+  enum Kind { kApplied, kRetry, kStop } kind = kApplied;
+};
+
+void Slave::ApplierLoop() {
+  ReplState state;
+  {
+    absl::MutexLock lock(&mu_);
+    state = applied_;
+  }
+  GtidSet executed;
+  if (absl::StatusOr<GtidSet> parsed = GtidSet::Parse(state.executed_gtid_set); parsed.ok()) {
+    executed = *std::move(parsed);
+  }
+  std::unique_ptr<LogReader> reader;  // opened lazily at `state.applied_position`
+  absl::Time last_purge = absl::InfinitePast();
+  auto wake = [this, &state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stop_sql_ || received_position_ > state.applied_position;
+  };
+  auto stop_with_error = [this](const std::string& error) {
+    LOG(ERROR) << Who() << "applier stopped: " << error;
+    absl::MutexLock lock(&mu_);
+    last_sql_error_ = error;
+    sql_running_ = false;
+  };
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
+      if (stop_sql_) break;
+    }
+    const uint64_t durable = relay_->DurablePosition();
+    if (durable <= state.applied_position) continue;
+    if (!reader) {
+      absl::StatusOr<std::unique_ptr<LogReader>> r = relay_->NewReader(state.applied_position);
+      if (!r.ok()) {
+        stop_with_error(absl::StrCat("cannot read the relay log after position ",
+                                     state.applied_position, ": ", r.status().message()));
+        return;
+      }
+      reader = *std::move(r);
+    }
+    std::vector<LogRecord> records;
+    absl::Status rs = reader->Read(durable, options_.apply_batch_events,
+                                   options_.apply_batch_bytes, &records);
+    if (!rs.ok()) {
+      stop_with_error(absl::StrCat("relay log read after position ", reader->position(),
+                                   " failed: ", rs.message()));
+      return;
+    }
+    std::vector<v1::BinlogEvent> events;
+    events.reserve(records.size());
+    bool corrupt = false;
+    for (const LogRecord& r : records) {
+      if (r.position <= state.applied_position) continue;  // already applied
+      v1::BinlogEvent e;
+      if (!e.ParseFromString(r.payload) || e.position() != r.position) {
+        stop_with_error(absl::StrCat("relay log record at position ", r.position,
+                                     " is not a valid event"));
+        corrupt = true;
+        break;
+      }
+      events.push_back(std::move(e));
+    }
+    if (corrupt) return;
+    if (events.empty()) continue;
+
+    ApplyOutcome outcome = ApplyEvents(events, &state, &executed);
+    if (outcome.kind == ApplyOutcome::kStop) return;
+    if (outcome.kind == ApplyOutcome::kRetry) {
+      // Re-read from the last applied position after a pause.
+      reader.reset();
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stop_sql_), kTransientRetry);
+      continue;
+    }
+    if (absl::Now() - last_purge >= kPurgeInterval) {
+      last_purge = absl::Now();
+      MaybePurgeRelayLog(state.applied_position);
+    }
+  }
+  VLOG(1) << Who() << "applier exiting";
+}
+
+Slave::ApplyOutcome Slave::ApplyEvents(const std::vector<v1::BinlogEvent>& events,
+                                       ReplState* state, GtidSet* executed) {
+  // Fast path: the whole batch in one transaction.
+  GtidSet batch_executed = *executed;
+  ReplState batch_state = *state;
+  for (const v1::BinlogEvent& e : events) batch_state = Advance(batch_state, e, &batch_executed);
+  absl::Status s = storage_->ApplyBatch(absl::MakeConstSpan(events), batch_state);
+  if (s.ok()) {
+    *state = std::move(batch_state);
+    *executed = std::move(batch_executed);
+    VLOG(1) << Who() << "applied " << events.size() << " events up to "
+            << state->applied_position;
+    absl::MutexLock lock(&mu_);
+    applied_ = *state;
+    return {ApplyOutcome::kApplied};
+  }
+  if (IsTransient(s)) {
+    LOG(WARNING) << Who() << "database unavailable applying up to position "
+                 << batch_state.applied_position << ": " << s.message() << "; retrying";
+    absl::MutexLock lock(&mu_);
+    last_sql_error_ = std::string(s.message());
+    return {ApplyOutcome::kRetry};
+  }
+  // Slow path: one event at a time, to find (and skip or stop at) the failing ones.
+  for (const v1::BinlogEvent& e : events) {
+    GtidSet next_executed = *executed;
+    ReplState next = Advance(*state, e, &next_executed);
+    s = storage_->ApplyBatch(absl::MakeConstSpan(&e, 1), next);
+    if (!s.ok() && IsTransient(s)) {
+      absl::MutexLock lock(&mu_);
+      last_sql_error_ = std::string(s.message());
+      return {ApplyOutcome::kRetry};
+    }
+    if (!s.ok()) {
+      const std::string error = absl::StrCat("position ", e.position(), " (gtid ", e.gtid(),
+                                             "): ", s.message());
+      if (options_.stop_on_apply_error) {
+        LOG(ERROR) << Who() << "apply failed at " << error << "; applier stopped";
+        absl::MutexLock lock(&mu_);
+        ++apply_errors_;
+        last_sql_error_ = error;
+        sql_running_ = false;
+        return {ApplyOutcome::kStop};
+      }
+      // Skip: advance the position past the event without its rows. If even that fails, the
+      // database (not the event) is the problem: retry later without counting a skip.
+      absl::Status skip = storage_->ApplyBatch({}, next);
+      if (!skip.ok()) {
+        LOG(WARNING) << Who() << "cannot record skipping position " << e.position() << ": "
+                     << skip.message() << "; retrying";
+        absl::MutexLock lock(&mu_);
+        last_sql_error_ = std::string(skip.message());
+        return {ApplyOutcome::kRetry};
+      }
+      LOG(ERROR) << Who() << "apply failed at " << error << "; event skipped";
+      absl::MutexLock lock(&mu_);
+      ++apply_errors_;
+      last_sql_error_ = error;
+    }
+    *state = std::move(next);
+    *executed = std::move(next_executed);
+    absl::MutexLock lock(&mu_);
+    applied_ = *state;
+  }
+  return {ApplyOutcome::kApplied};
+}
+
+void Slave::MaybePurgeRelayLog(uint64_t applied) {
+  absl::StatusOr<int> purged;
+  {
+    absl::MutexLock lock(&relay_write_mu_);
+    purged = relay_->PurgeBefore(applied + 1);
+  }
+  if (!purged.ok()) {
+    LOG(WARNING) << Who() << "relay log purge failed: " << purged.status().message();
+  } else if (*purged > 0) {
+    VLOG(1) << Who() << "purged " << *purged << " applied relay log segments";
+  }
+}
+
+}  // namespace semisync

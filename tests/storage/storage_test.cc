@@ -1,0 +1,436 @@
+// Storage on both backends: every test runs on SQLite (a temp file) and on MariaDB (a fresh database
+// on the fixture's test server). MariaDB tests fail, not skip, when the server is missing.
+#include "server/storage/storage.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "gtest/gtest.h"
+#include "tests/test_util/mariadb.h"
+
+namespace semisync {
+namespace {
+
+#define ASSERT_OK(expr)                     \
+  do {                                      \
+    const absl::Status _st = (expr);        \
+    ASSERT_TRUE(_st.ok()) << _st;           \
+  } while (0)
+#define ST_CONCAT_INNER(a, b) a##b
+#define ST_CONCAT(a, b) ST_CONCAT_INNER(a, b)
+#define ASSERT_OK_AND_ASSIGN_IMPL(var, lhs, expr) \
+  auto var = (expr);                              \
+  ASSERT_TRUE(var.ok()) << var.status();          \
+  lhs = std::move(var).value()
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  ASSERT_OK_AND_ASSIGN_IMPL(ST_CONCAT(_statusor_, __LINE__), lhs, expr)
+
+bool operator==(const ReplState& a, const ReplState& b) {
+  return a.applied_position == b.applied_position && a.applied_gtid == b.applied_gtid &&
+         a.applied_timestamp_us == b.applied_timestamp_us &&
+         a.executed_gtid_set == b.executed_gtid_set;
+}
+std::ostream& operator<<(std::ostream& os, const ReplState& s) {
+  return os << "{position " << s.applied_position << ", gtid \"" << s.applied_gtid << "\", ts "
+            << s.applied_timestamp_us << ", set \"" << s.executed_gtid_set << "\"}";
+}
+
+constexpr char kUuid[] = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+
+v1::BinlogEvent Event(uint64_t position, v1::RowOp op, int64_t id, const std::string& content) {
+  v1::BinlogEvent e;
+  e.set_position(position);
+  e.set_gtid(absl::StrCat(kUuid, ":", position));
+  e.set_timestamp_us(1'700'000'000'000'000 + position);
+  e.set_op(op);
+  e.mutable_record()->set_id(id);
+  if (op != v1::ROW_OP_DELETE) {
+    e.mutable_record()->set_content(content);
+    e.mutable_record()->set_created_at_us(1'600'000'000'000'000 + id);
+    e.mutable_record()->set_updated_at_us(1'700'000'000'000'000 + position);
+  }
+  return e;
+}
+v1::BinlogEvent Insert(uint64_t pos, int64_t id, const std::string& c) {
+  return Event(pos, v1::ROW_OP_INSERT, id, c);
+}
+v1::BinlogEvent Update(uint64_t pos, int64_t id, const std::string& c) {
+  return Event(pos, v1::ROW_OP_UPDATE, id, c);
+}
+v1::BinlogEvent Delete(uint64_t pos, int64_t id) { return Event(pos, v1::ROW_OP_DELETE, id, ""); }
+
+// The replication state after applying `position`.
+ReplState StateAt(uint64_t position) {
+  ReplState s;
+  s.applied_position = position;
+  s.applied_gtid = absl::StrCat(kUuid, ":", position);
+  s.applied_timestamp_us = 1'700'000'000'000'000 + position;
+  s.executed_gtid_set = position == 0 ? "" : absl::StrCat(kUuid, ":1-", position);
+  return s;
+}
+
+// A port on 127.0.0.1 that nothing listens on (bound, then released).
+int UnusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  CHECK_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class StorageTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  bool IsSqlite() const { return GetParam() == "sqlite"; }
+
+  void SetUp() override {
+    if (IsSqlite()) {
+      dir_ = test_util::MakeTempDir("storage_test");
+      connection_ = absl::StrCat("sqlite3://db=", dir_, "/records.db");
+    } else {
+      db_ = test_util::UniqueTestName("storage_test");
+      ASSERT_OK_AND_ASSIGN(connection_, test_util::MariaDbConnectionForTest(db_));
+      ASSERT_OK(test_util::DropMariaDbDatabaseForTest(db_));
+    }
+  }
+
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    if (!db_.empty() && !connection_.empty()) {
+      absl::Status s = test_util::DropMariaDbDatabaseForTest(db_);
+      if (!s.ok()) LOG(WARNING) << s;
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<Storage>> Open() {
+    StorageOptions options;
+    options.connection = connection_;
+    options.read_sessions = 2;
+    return Storage::Open(options);
+  }
+
+  // The whole table, in id order.
+  static std::vector<std::string> Snapshot(Storage& storage) {
+    absl::StatusOr<std::vector<v1::Record>> records = storage.ListRecords(0, 10000);
+    EXPECT_TRUE(records.ok()) << records.status();
+    std::vector<std::string> out;
+    if (records.ok()) {
+      for (const v1::Record& r : *records) out.push_back(r.ShortDebugString());
+    }
+    return out;
+  }
+
+  std::string dir_;
+  std::string db_;
+  std::string connection_;
+};
+
+TEST_P(StorageTest, OpenCreatesSchemaWithZeroReplState) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  EXPECT_EQ(storage->backend(), IsSqlite() ? "sqlite3" : "mysql");
+  ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+  EXPECT_EQ(state, ReplState{});
+  ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+  EXPECT_EQ(count, 0);
+}
+
+TEST_P(StorageTest, ApplyInsertUpdateDelete) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  std::vector<v1::BinlogEvent> batch1 = {Insert(1, 1, "one"), Insert(2, 2, "two")};
+  ASSERT_OK(storage->ApplyBatch(batch1, StateAt(2)));
+  ASSERT_OK_AND_ASSIGN(v1::Record r1, storage->GetRecord(1));
+  EXPECT_EQ(r1.ShortDebugString(), batch1[0].record().ShortDebugString());
+
+  std::vector<v1::BinlogEvent> batch2 = {Update(3, 1, "one, again"), Delete(4, 2)};
+  ASSERT_OK(storage->ApplyBatch(batch2, StateAt(4)));
+  ASSERT_OK_AND_ASSIGN(r1, storage->GetRecord(1));
+  EXPECT_EQ(r1.id(), 1);
+  EXPECT_EQ(r1.content(), "one, again");
+  EXPECT_EQ(r1.created_at_us(), batch2[0].record().created_at_us());
+  EXPECT_EQ(r1.updated_at_us(), batch2[0].record().updated_at_us());
+  EXPECT_TRUE(absl::IsNotFound(storage->GetRecord(2).status()));
+  ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+  EXPECT_EQ(count, 1);
+  ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(4));
+}
+
+TEST_P(StorageTest, ContentRoundTripsUnicodeQuotesAndEmpty) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  const std::vector<std::string> contents = {
+      "", "it's \"quoted\" \\ back\\slash; DROP TABLE records; --", "caf\xc3\xa9 \xf0\x9f\x98\x80",
+      std::string(100000, 'x')};
+  std::vector<v1::BinlogEvent> batch;
+  for (size_t i = 0; i < contents.size(); ++i) batch.push_back(Insert(i + 1, i + 1, contents[i]));
+  ASSERT_OK(storage->ApplyBatch(batch, StateAt(contents.size())));
+  for (size_t i = 0; i < contents.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(v1::Record r, storage->GetRecord(i + 1));
+    EXPECT_EQ(r.content(), contents[i]) << "record " << i + 1;
+  }
+}
+
+TEST_P(StorageTest, ApplyIsIdempotent) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  std::vector<v1::BinlogEvent> batch = {Insert(1, 1, "a"), Insert(2, 2, "b"), Update(3, 1, "a2"),
+                                        Delete(4, 2), Insert(5, 3, "c"), Delete(6, 99)};
+  ASSERT_OK(storage->ApplyBatch(batch, StateAt(6)));
+  const std::vector<std::string> once = Snapshot(*storage);
+  ASSERT_OK_AND_ASSIGN(ReplState state_once, storage->GetReplState());
+
+  ASSERT_OK(storage->ApplyBatch(batch, StateAt(6)));
+  EXPECT_EQ(Snapshot(*storage), once);
+  ASSERT_OK_AND_ASSIGN(ReplState state_twice, storage->GetReplState());
+  EXPECT_EQ(state_twice, state_once);
+  EXPECT_EQ(once.size(), 2u);
+}
+
+TEST_P(StorageTest, BatchIsAtomic) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  ASSERT_OK(storage->ApplyBatch({Insert(1, 1, "kept")}, StateAt(1)));
+  const std::vector<std::string> before = Snapshot(*storage);
+
+  for (v1::RowOp bad : {v1::ROW_OP_UNSPECIFIED, static_cast<v1::RowOp>(42)}) {
+    v1::BinlogEvent invalid = Insert(4, 7, "never");
+    invalid.set_op(bad);
+    std::vector<v1::BinlogEvent> batch = {Update(2, 1, "changed"), Insert(3, 5, "five"), invalid,
+                                          Insert(5, 6, "six")};
+    absl::Status s = storage->ApplyBatch(batch, StateAt(5));
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_NE(s.message().find("position 4"), std::string::npos) << s;
+    EXPECT_EQ(Snapshot(*storage), before);
+    ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+    EXPECT_EQ(state, StateAt(1));
+  }
+  // The writer is still usable after a failed batch.
+  ASSERT_OK(storage->ApplyBatch({Insert(2, 2, "two")}, StateAt(2)));
+  ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+  EXPECT_EQ(count, 2);
+}
+
+TEST_P(StorageTest, ReplStatePersistsAcrossReopen) {
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+    ASSERT_OK(storage->ApplyBatch({Insert(1, 1, "a"), Insert(2, 2, "b")}, StateAt(2)));
+  }
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(2));
+  ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+  EXPECT_EQ(count, 2);
+  // An empty batch still moves the state.
+  ASSERT_OK(storage->ApplyBatch({}, StateAt(3)));
+  ASSERT_OK_AND_ASSIGN(state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(3));
+}
+
+TEST_P(StorageTest, ListRecordsPaging) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  std::vector<v1::BinlogEvent> batch;
+  std::vector<int64_t> ids;
+  for (int64_t id = 1; id <= 49; id += 2) {  // 25 records, odd ids
+    batch.push_back(Insert(batch.size() + 1, id, absl::StrCat("r", id)));
+    ids.push_back(id);
+  }
+  ASSERT_OK(storage->ApplyBatch(batch, StateAt(batch.size())));
+
+  std::vector<int64_t> seen;
+  int64_t after = 0;
+  for (int pages = 0; pages < 10; ++pages) {
+    ASSERT_OK_AND_ASSIGN(std::vector<v1::Record> page, storage->ListRecords(after, 10));
+    EXPECT_LE(page.size(), 10u);
+    if (page.empty()) break;
+    for (const v1::Record& r : page) {
+      EXPECT_EQ(r.content(), absl::StrCat("r", r.id()));
+      seen.push_back(r.id());
+    }
+    after = page.back().id();
+  }
+  EXPECT_EQ(seen, ids);
+
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Record> page, storage->ListRecords(20, 3));
+  ASSERT_EQ(page.size(), 3u);
+  EXPECT_EQ(page[0].id(), 21);
+  EXPECT_EQ(page[2].id(), 25);
+  // limit is clamped to [1, 10000].
+  ASSERT_OK_AND_ASSIGN(page, storage->ListRecords(0, 0));
+  EXPECT_EQ(page.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(page, storage->ListRecords(0, -5));
+  EXPECT_EQ(page.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(page, storage->ListRecords(0, 1'000'000));
+  EXPECT_EQ(page.size(), 25u);
+  ASSERT_OK_AND_ASSIGN(page, storage->ListRecords(49, 10));
+  EXPECT_TRUE(page.empty());
+}
+
+TEST_P(StorageTest, GetMissingIsNotFound) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  absl::StatusOr<v1::Record> r = storage->GetRecord(42);
+  EXPECT_TRUE(absl::IsNotFound(r.status())) << r.status();
+  EXPECT_EQ(r.status().message(), "record 42 not found");
+}
+
+TEST_P(StorageTest, MaxRecordIdAndCount) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  ASSERT_OK_AND_ASSIGN(int64_t max_id, storage->MaxRecordId());
+  ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+  EXPECT_EQ(max_id, 0);
+  EXPECT_EQ(count, 0);
+  ASSERT_OK(storage->ApplyBatch({Insert(1, 3, "a"), Insert(2, 10, "b"), Insert(3, 7, "c")},
+                                StateAt(3)));
+  ASSERT_OK_AND_ASSIGN(max_id, storage->MaxRecordId());
+  ASSERT_OK_AND_ASSIGN(count, storage->CountRecords());
+  EXPECT_EQ(max_id, 10);
+  EXPECT_EQ(count, 3);
+  ASSERT_OK(storage->ApplyBatch({Delete(4, 10)}, StateAt(4)));
+  ASSERT_OK_AND_ASSIGN(max_id, storage->MaxRecordId());
+  ASSERT_OK_AND_ASSIGN(count, storage->CountRecords());
+  EXPECT_EQ(max_id, 7);
+  EXPECT_EQ(count, 2);
+}
+
+TEST_P(StorageTest, BadConnectionStringIsInvalidArgument) {
+  std::vector<std::string> bad = {"", "postgresql://dbname=x", "sqlite:/tmp/x.db", "db=/tmp/x.db"};
+  if (IsSqlite()) {
+    bad.push_back("sqlite3://");
+  } else {
+    bad.push_back("mysql://host=127.0.0.1 user=semisync password=semisync");  // no db=
+    bad.push_back("mysql://host=127.0.0.1 db=bad-name user=semisync");
+    bad.push_back("mysql://host=127.0.0.1 db=x;DROP user=semisync");
+    bad.push_back("mysql://host=127.0.0.1 db='unterminated");
+    bad.push_back("mysql://host=127.0.0.1 novalue db=x");
+  }
+  for (const std::string& connection : bad) {
+    StorageOptions options;
+    options.connection = connection;
+    absl::StatusOr<std::unique_ptr<Storage>> storage = Storage::Open(options);
+    EXPECT_TRUE(absl::IsInvalidArgument(storage.status()))
+        << "\"" << connection << "\": " << storage.status();
+  }
+}
+
+// For SQLite, the equivalent: a database file in a directory that does not exist.
+TEST_P(StorageTest, UnreachableMysqlIsUnavailable) {
+  StorageOptions options;
+  options.connection =
+      IsSqlite() ? absl::StrCat("sqlite3://db=", dir_, "/no/such/dir/records.db")
+                 : absl::StrCat("mysql://host=127.0.0.1 port=", UnusedPort(),
+                                " db=unreachable user=semisync password=secret");
+  absl::StatusOr<std::unique_ptr<Storage>> storage = Storage::Open(options);
+  EXPECT_TRUE(absl::IsUnavailable(storage.status())) << storage.status();
+  EXPECT_EQ(storage.status().message().find("secret"), std::string::npos)
+      << "password leaked: " << storage.status();
+}
+
+TEST_P(StorageTest, ReadsRunConcurrentlyWithApply) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  std::atomic<bool> done{false};
+  std::atomic<int> read_errors{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {  // more readers than the 2 pooled sessions
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        if (!storage->ListRecords(0, 50).ok() || !storage->GetReplState().ok() ||
+            !storage->CountRecords().ok()) {
+          read_errors.fetch_add(1);
+        }
+      }
+    });
+  }
+  uint64_t pos = 0;
+  for (int b = 0; b < 20; ++b) {
+    std::vector<v1::BinlogEvent> batch;
+    for (int i = 0; i < 50; ++i) {
+      ++pos;
+      batch.push_back(Insert(pos, static_cast<int64_t>(pos), "x"));
+    }
+    ASSERT_OK(storage->ApplyBatch(batch, StateAt(pos)));
+  }
+  done.store(true);
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(read_errors.load(), 0);
+  ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+  EXPECT_EQ(count, 1000);
+}
+
+TEST_P(StorageTest, LargeBatchThroughput) {
+  constexpr int kEvents = 20000;
+  constexpr int kBatch = 500;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  std::vector<std::vector<v1::BinlogEvent>> batches;
+  for (int pos = 1; pos <= kEvents; pos += kBatch) {
+    std::vector<v1::BinlogEvent> batch;
+    for (int p = pos; p < pos + kBatch; ++p) {
+      // Mostly inserts, some updates of earlier rows and some deletes, like a real stream.
+      if (p % 10 == 0) {
+        batch.push_back(Update(p, p / 2, absl::StrCat("updated at ", p)));
+      } else if (p % 25 == 0) {
+        batch.push_back(Delete(p, p - 3));
+      } else {
+        batch.push_back(Insert(p, p, absl::StrCat("content of record ", p)));
+      }
+    }
+    batches.push_back(std::move(batch));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t pos = 0;
+  for (const auto& batch : batches) {
+    pos += batch.size();
+    ASSERT_OK(storage->ApplyBatch(batch, StateAt(pos)));
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  LOG(INFO) << GetParam() << ": applied " << kEvents << " events in batches of " << kBatch
+            << " in " << seconds << " s: " << static_cast<int64_t>(kEvents / seconds)
+            << " events/s";
+
+  ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(kEvents));
+  ASSERT_OK_AND_ASSIGN(int64_t max_id, storage->MaxRecordId());
+  EXPECT_EQ(max_id, kEvents - 1);
+  // Expected table: replay the same ops on a map.
+  std::map<int64_t, std::string> expected;
+  for (const auto& batch : batches) {
+    for (const v1::BinlogEvent& e : batch) {
+      if (e.op() == v1::ROW_OP_DELETE) {
+        expected.erase(e.record().id());
+      } else {
+        expected[e.record().id()] = e.record().content();
+      }
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+  EXPECT_EQ(count, static_cast<int64_t>(expected.size()));
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Record> all, storage->ListRecords(0, 10000));
+  ASSERT_EQ(all.size(), std::min<size_t>(expected.size(), 10000));
+  auto it = expected.begin();
+  for (const v1::Record& r : all) {
+    ASSERT_EQ(r.id(), it->first);
+    ASSERT_EQ(r.content(), it->second) << "record " << r.id();
+    ++it;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StorageTest, ::testing::Values("sqlite", "mariadb"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+}  // namespace
+}  // namespace semisync
