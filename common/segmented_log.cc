@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/crc32c.h"
@@ -181,7 +182,7 @@ class FileReader {
   size_t buf_len_ = 0;
 };
 
-// Validates a segment's file header; returns the bytes available (>= kFileHeaderSize on success).
+// Validates a segment's 16-byte file header against the first position from its name.
 absl::Status CheckFileHeader(const std::string& path, const char* h, uint64_t first) {
   if (std::memcmp(h, lf::kMagic, lf::kMagicSize) != 0) {
     return Corrupt(path, 0, "bad magic or unsupported format version");
@@ -607,11 +608,19 @@ class LogReader::Impl {
  public:
   Impl(const SegmentedLog::Impl* log, uint64_t after) : log_(log), pos_(after) {}
 
+  // Records read before an error are returned with OK; the error, which depends only on the
+  // reader's position and the log, is reported again by the next call.
   absl::Status Read(uint64_t limit, size_t max_records, size_t max_bytes,
-                    std::vector<LogRecord>* out);
+                    std::vector<LogRecord>* out) {
+    const size_t before = out->size();
+    absl::Status s = ReadSome(limit, max_records, max_bytes, out);
+    return out->size() > before ? absl::OkStatus() : s;
+  }
   uint64_t position() const { return pos_; }
 
  private:
+  absl::Status ReadSome(uint64_t limit, size_t max_records, size_t max_bytes,
+                        std::vector<LogRecord>* out);
   // Opens the segment holding pos_ + 1. Returns false if there is none yet (caught up).
   absl::StatusOr<bool> OpenSegment();
   // At the end of the open segment's data (`got` < header size bytes left). Returns true if the
@@ -672,8 +681,8 @@ absl::StatusOr<bool> LogReader::Impl::AtEnd(size_t got) {
   return true;
 }
 
-absl::Status LogReader::Impl::Read(uint64_t limit, size_t max_records, size_t max_bytes,
-                                   std::vector<LogRecord>* out) {
+absl::Status LogReader::Impl::ReadSome(uint64_t limit, size_t max_records, size_t max_bytes,
+                                       std::vector<LogRecord>* out) {
   size_t records = 0;
   size_t bytes = 0;
   while (records < max_records && bytes < max_bytes && pos_ < limit) {

@@ -71,14 +71,21 @@ class SemiSyncMaster {
   void SlaveConnected(const std::string& slave_id, bool semi_sync);
   void SlaveDisconnected(const std::string& slave_id);
   // A slave reports the highest position it has fsynced to its relay log. Positions lower than a
-  // previous ack from the same slave are ignored.
+  // previous ack from the same slave are ignored, and so are acks from a slave that never
+  // connected. Only slaves whose latest connection declared semi_sync count towards the quorum;
+  // their acked position keeps counting while they are disconnected.
+  // net_waits / net_wait_time: each ack of a semi-sync slave that covers a flushed position for the
+  // first time adds the time since the flush of the newest position it covers.
   void OnAck(const std::string& slave_id, uint64_t received_position);
   // The binlog is durable through `pos` (called before waiting on it).
   void OnBinlogFlushed(uint64_t pos);
 
   // Waits for `pos` as described above. `num_tx` is the number of transactions in the group
   // (yes_tx / no_tx count transactions). Returns kAsync when semi-sync is disabled or OFF, or on
-  // timeout.
+  // timeout. As in MySQL: nothing is counted while disabled; a group already acknowledged returns
+  // kAcked at once and counts in yes_tx but not in tx_waits; a group that sleeps is counted in
+  // wait_sessions while asleep and in tx_waits / tx_wait_time when acked; a wait on a position
+  // below the highest position waited on before counts in wait_pos_backtraverse.
   WaitResult WaitForAck(uint64_t pos, int num_tx);
 
   void Shutdown();

@@ -83,16 +83,16 @@ void Slave::ReceiverLoop() {
 absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   const std::string& master = options_.master_address;
   // 1. Register.
+  v1::RegisterSlaveRequest reg_req;
   auto reg_ctx = std::make_shared<grpc::ClientContext>();
   reg_ctx->set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
   {
     absl::MutexLock lock(&mu_);
     if (stop_io_) return absl::CancelledError("stopping");
     call_ctx_ = reg_ctx;
+    reg_req.set_address(advertise_address_);
   }
-  v1::RegisterSlaveRequest reg_req;
   reg_req.set_slave_id(options_.slave_id);
-  reg_req.set_address(options_.advertise_address);
   reg_req.set_semi_sync(options_.semi_sync);
   v1::RegisterSlaveResponse reg_resp;
   grpc::Status gs = stub_->RegisterSlave(reg_ctx.get(), reg_req, &reg_resp);

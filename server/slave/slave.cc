@@ -125,6 +125,7 @@ absl::Status Slave::Init() {
   stub_ = v1::ReplicationService::NewStub(channel_);
 
   absl::MutexLock lock(&mu_);
+  advertise_address_ = options_.advertise_address;
   master_uuid_ = uuid;
   applied_ = state;
   received_position_ = std::max(relay_->LastPosition(), applied);
@@ -137,6 +138,11 @@ absl::Status Slave::Init() {
 }
 
 Slave::~Slave() { Shutdown(); }
+
+void Slave::SetAdvertiseAddress(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  advertise_address_ = address;
+}
 
 absl::Status Slave::StartSync() {
   absl::MutexLock control(&control_mu_);

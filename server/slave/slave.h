@@ -98,6 +98,10 @@ class Slave {
   // StopSync, then fsync the relay log. Idempotent.
   void Shutdown();
 
+  // Sets the address reported to the master (when it is only known once the server is bound).
+  // Takes effect at the next registration.
+  void SetAdvertiseAddress(const std::string& address);
+
   const SlaveOptions& options() const { return options_; }
 
  private:
@@ -156,6 +160,7 @@ class Slave {
   // The Ack call in flight (cancelled by StopSync).
   std::shared_ptr<grpc::ClientContext> ack_ctx_ ABSL_GUARDED_BY(mu_);
   // Receiver state.
+  std::string advertise_address_ ABSL_GUARDED_BY(mu_);
   std::string master_uuid_ ABSL_GUARDED_BY(mu_);  // as stored in data_dir/master_uuid
   bool streaming_ ABSL_GUARDED_BY(mu_) = false;   // SubscribeBinlog open
   bool stream_timed_out_ ABSL_GUARDED_BY(mu_) = false;

@@ -7,6 +7,12 @@
 // connection costs one failed call, not the process.
 #include "server/storage/storage.h"
 
+// Debian's SOCI is configured with SOCI_HAVE_BOOST, which only makes bind-values.h include
+// Boost.Fusion to bind fusion sequences (header-only; the library's ABI does not depend on it). We
+// bind no fusion sequences and do not depend on Boost headers, so switch it off.
+#include <soci/soci-config.h>
+#undef SOCI_HAVE_BOOST
+#undef SOCI_HAVE_BOOST_DATE_TIME
 #include <soci/soci.h>
 
 #include <algorithm>
@@ -181,7 +187,6 @@ auto RunSql(absl::string_view context, F&& f) -> decltype(f()) {
   }
 }
 
-const absl::Status& StatusOf(const absl::Status& s) { return s; }
 template <typename T>
 const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
@@ -561,8 +566,11 @@ absl::StatusOr<std::vector<v1::Record>> Storage::Impl::ListRecords(int64_t after
   const long long n = std::clamp(limit, 1, kMaxListLimit);
   return WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<std::vector<v1::Record>> {
     long long after = after_id;
-    std::vector<long long> ids(n), created(n), updated(n);
-    std::vector<std::string> contents(n);
+    // The vectors' size is the fetch size. At least 2: SOCI 4.0.3's sqlite3 backend fetches no
+    // rows into vectors of size 1. LIMIT keeps the result at n rows.
+    const size_t fetch = std::max<long long>(n, 2);
+    std::vector<long long> ids(fetch), created(fetch), updated(fetch);
+    std::vector<std::string> contents(fetch);
     sql << kSql, soci::into(ids), soci::into(contents), soci::into(created), soci::into(updated),
         soci::use(after, "after"), soci::use(n, "limit");
     if (!sql.got_data()) return std::vector<v1::Record>();

@@ -22,6 +22,18 @@
 #include "tests/test_util/mariadb.h"
 
 namespace semisync {
+
+// Found by ADL from gtest's EXPECT_EQ (so not in the anonymous namespace).
+bool operator==(const ReplState& a, const ReplState& b) {
+  return a.applied_position == b.applied_position && a.applied_gtid == b.applied_gtid &&
+         a.applied_timestamp_us == b.applied_timestamp_us &&
+         a.executed_gtid_set == b.executed_gtid_set;
+}
+std::ostream& operator<<(std::ostream& os, const ReplState& s) {
+  return os << "{position " << s.applied_position << ", gtid \"" << s.applied_gtid << "\", ts "
+            << s.applied_timestamp_us << ", set \"" << s.executed_gtid_set << "\"}";
+}
+
 namespace {
 
 #define ASSERT_OK(expr)                     \
@@ -37,16 +49,6 @@ namespace {
   lhs = std::move(var).value()
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL(ST_CONCAT(_statusor_, __LINE__), lhs, expr)
-
-bool operator==(const ReplState& a, const ReplState& b) {
-  return a.applied_position == b.applied_position && a.applied_gtid == b.applied_gtid &&
-         a.applied_timestamp_us == b.applied_timestamp_us &&
-         a.executed_gtid_set == b.executed_gtid_set;
-}
-std::ostream& operator<<(std::ostream& os, const ReplState& s) {
-  return os << "{position " << s.applied_position << ", gtid \"" << s.applied_gtid << "\", ts "
-            << s.applied_timestamp_us << ", set \"" << s.executed_gtid_set << "\"}";
-}
 
 constexpr char kUuid[] = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
 

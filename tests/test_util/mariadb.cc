@@ -1,5 +1,11 @@
 #include "tests/test_util/mariadb.h"
 
+// Debian's SOCI is configured with SOCI_HAVE_BOOST, which only makes bind-values.h include
+// Boost.Fusion to bind fusion sequences (header-only; the library's ABI does not depend on it). We
+// bind no fusion sequences and do not depend on Boost headers, so switch it off.
+#include <soci/soci-config.h>
+#undef SOCI_HAVE_BOOST
+#undef SOCI_HAVE_BOOST_DATE_TIME
 #include <soci/soci.h>
 #include <stdlib.h>
 #include <unistd.h>

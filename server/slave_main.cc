@@ -1,0 +1,189 @@
+// semisync_slave: a replica. Copies the master's binlog into its relay log, applies it to its own
+// database, acknowledges received events for semi-sync, and serves RecordsService (reads only)
+// and SlaveService (start/stop/status) over gRPC.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gflags/gflags.h"
+#include "glog/logging.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "server/process_util.h"
+#include "server/records_service.h"
+#include "server/slave/slave.h"
+#include "server/slave/slave_service.h"
+#include "server/storage/storage.h"
+
+namespace {
+
+bool ValidateSlaveId(const char* flag, const std::string& value) {
+  bool ok = !value.empty() && value.size() <= 64;
+  for (char c : value) {
+    ok = ok && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '_' || c == '.' || c == '-');
+  }
+  if (!ok) fprintf(stderr, "--%s must match [A-Za-z0-9_.-]{1,64}, got \"%s\"\n", flag,
+                   value.c_str());
+  return ok;
+}
+
+bool ValidatePort(const char* flag, int32_t value) {
+  if (value >= 0 && value <= 65535) return true;
+  fprintf(stderr, "--%s must be in [0, 65535], got %d\n", flag, value);
+  return false;
+}
+
+bool ValidatePositive(const char* flag, int32_t value) {
+  if (value > 0) return true;
+  fprintf(stderr, "--%s must be > 0, got %d\n", flag, value);
+  return false;
+}
+
+bool ValidateSegmentBytes(const char* flag, uint64_t value) {
+  if (value >= 4096) return true;
+  fprintf(stderr, "--%s must be at least 4096 bytes, got %llu\n", flag,
+          static_cast<unsigned long long>(value));
+  return false;
+}
+
+}  // namespace
+
+DEFINE_string(id, "slave1", "Unique, stable slave id sent to the master ([A-Za-z0-9_.-]{1,64}).");
+DEFINE_validator(id, &ValidateSlaveId);
+DEFINE_string(master, "127.0.0.1:50051", "The master's gRPC address, host:port.");
+DEFINE_int32(grpc_port, 50052, "TCP port of this slave's gRPC server; 0 picks a free port.");
+DEFINE_validator(grpc_port, &ValidatePort);
+DEFINE_string(bind_address, "0.0.0.0", "IP address the gRPC server listens on.");
+DEFINE_string(advertise_address, "",
+              "host:port reported to the master for status displays (default "
+              "127.0.0.1:<bound gRPC port>).");
+DEFINE_string(port_file, "",
+              "When set, once serving write the bound port to this file as \"grpc_port=N\".");
+DEFINE_string(data_dir, "", "Directory for the relay log and state (default ./data/<id>).");
+DEFINE_string(db, "",
+              "SOCI connection string of the slave's database: \"sqlite3://db=PATH\" or "
+              "\"mysql://db=D host=H port=P user=U password=W\" (default "
+              "sqlite3://db=<data_dir>/slave.db).");
+DEFINE_bool(semi_sync, true, "Take part in semi-sync acknowledgement (rpl_semi_sync_slave_enabled).");
+DEFINE_bool(stop_on_apply_error, false,
+            "Stop the applier at an event that fails to apply instead of counting and skipping it.");
+DEFINE_uint64(relay_log_segment_bytes, 64ull << 20,
+              "Relay log segment size before rotation, bytes.");
+DEFINE_validator(relay_log_segment_bytes, &ValidateSegmentBytes);
+DEFINE_int32(reconnect_backoff_min_ms, 100,
+             "First delay before reconnecting to the master, milliseconds (doubles per failure).");
+DEFINE_validator(reconnect_backoff_min_ms, &ValidatePositive);
+DEFINE_int32(reconnect_backoff_max_ms, 10000,
+             "Largest delay between reconnection attempts, milliseconds.");
+DEFINE_validator(reconnect_backoff_max_ms, &ValidatePositive);
+DEFINE_int32(heartbeat_timeout_ms, 5000,
+             "Declare the link to the master dead when neither an event nor a heartbeat arrived "
+             "for this long, milliseconds (the master sends heartbeats every ~1 s when idle).");
+DEFINE_validator(heartbeat_timeout_ms, &ValidatePositive);
+DEFINE_int32(ack_interval_ms, 500,
+             "Interval of applied-position acks to the master, milliseconds (received-position "
+             "acks are sent immediately).");
+DEFINE_validator(ack_interval_ms, &ValidatePositive);
+
+int main(int argc, char** argv) {
+  semisync::BlockTerminationSignals();
+  gflags::SetUsageMessage("semisync slave: replicates a semisync master into a local database");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  google::InitGoogleLogging(argv[0]);
+
+  if (FLAGS_reconnect_backoff_max_ms < FLAGS_reconnect_backoff_min_ms) {
+    LOG(ERROR) << "--reconnect_backoff_max_ms (" << FLAGS_reconnect_backoff_max_ms
+               << ") must be >= --reconnect_backoff_min_ms (" << FLAGS_reconnect_backoff_min_ms
+               << ")";
+    return 2;
+  }
+  const std::string who = absl::StrCat("slave ", FLAGS_id, ": ");
+  const std::string data_dir =
+      FLAGS_data_dir.empty() ? absl::StrCat("./data/", FLAGS_id) : FLAGS_data_dir;
+  if (absl::Status s = semisync::MakeDirs(data_dir); !s.ok()) {
+    LOG(ERROR) << who << "cannot create --data_dir: " << s;
+    return 1;
+  }
+  semisync::StorageOptions storage_options;
+  storage_options.connection =
+      FLAGS_db.empty() ? absl::StrCat("sqlite3://db=", data_dir, "/slave.db") : FLAGS_db;
+  storage_options.read_sessions = 4;
+  storage_options.sync_commits = true;
+  absl::StatusOr<std::unique_ptr<semisync::Storage>> storage =
+      semisync::Storage::Open(storage_options);
+  if (!storage.ok()) {
+    LOG(ERROR) << who << "cannot open database: " << storage.status();
+    return 1;
+  }
+
+  semisync::SlaveOptions options;
+  options.slave_id = FLAGS_id;
+  options.master_address = FLAGS_master;
+  options.advertise_address = FLAGS_advertise_address;
+  options.data_dir = data_dir;
+  options.relay_log_segment_bytes = FLAGS_relay_log_segment_bytes;
+  options.semi_sync = FLAGS_semi_sync;
+  options.stop_on_apply_error = FLAGS_stop_on_apply_error;
+  options.reconnect_backoff_min = absl::Milliseconds(FLAGS_reconnect_backoff_min_ms);
+  options.reconnect_backoff_max = absl::Milliseconds(FLAGS_reconnect_backoff_max_ms);
+  options.heartbeat_timeout = absl::Milliseconds(FLAGS_heartbeat_timeout_ms);
+  options.ack_interval = absl::Milliseconds(FLAGS_ack_interval_ms);
+  absl::StatusOr<std::unique_ptr<semisync::Slave>> slave =
+      semisync::Slave::Create(options, storage->get());
+  if (!slave.ok()) {
+    LOG(ERROR) << who << "cannot start: " << slave.status();
+    return 1;
+  }
+
+  const std::string master = FLAGS_master;
+  semisync::RecordsServiceImpl records_service(storage->get(), /*writer=*/nullptr,
+                                               [master] { return master; });
+  semisync::SlaveServiceImpl slave_service(slave->get());
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  const std::string listen = absl::StrCat(FLAGS_bind_address, ":", FLAGS_grpc_port);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(&records_service);
+  builder.RegisterService(&slave_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    LOG(ERROR) << who << "cannot listen on " << listen;
+    return 1;
+  }
+  LOG(INFO) << who << "serving gRPC on " << FLAGS_bind_address << ":" << bound_port
+            << ", master " << master << ", data dir " << data_dir;
+
+  (*slave)->SetAdvertiseAddress(FLAGS_advertise_address.empty()
+                                    ? absl::StrCat("127.0.0.1:", bound_port)
+                                    : FLAGS_advertise_address);
+  if (absl::Status s = (*slave)->StartSync(); !s.ok()) {
+    LOG(ERROR) << who << "cannot start replication: " << s;
+    return 1;
+  }
+  if (!FLAGS_port_file.empty()) {
+    if (absl::Status s = semisync::WritePortFile(FLAGS_port_file, {{"grpc_port", bound_port}});
+        !s.ok()) {
+      LOG(ERROR) << who << "cannot write --port_file: " << s;
+      return 1;
+    }
+  }
+
+  const int sig = semisync::WaitForTerminationSignal();
+  LOG(INFO) << who << "signal " << sig << " received; shutting down";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  (*slave)->Shutdown();
+  slave->reset();
+  storage->reset();
+  LOG(INFO) << who << "stopped";
+  google::FlushLogFiles(google::GLOG_INFO);
+  return 0;
+}

@@ -1,0 +1,268 @@
+// In-process tests of the master's write path: GTIDs and positions, crash recovery from the
+// binlog, AFTER_SYNC ordering (nothing is committed or answered before an ack) and the timeout
+// fallback to asynchronous replication.
+#include "server/master/master.h"
+#include "server/process_util.h"
+
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "semisync/v1/records.grpc.pb.h"
+#include "semisync/v1/replication.grpc.pb.h"
+#include "tests/test_util/mariadb.h"
+
+namespace semisync {
+namespace {
+
+using test_util::MakeTempDir;
+
+MasterOptions Options(const std::string& dir) {
+  MasterOptions o;
+  o.data_dir = dir;
+  o.semi_sync.enabled = false;
+  o.heartbeat_period = absl::Milliseconds(100);
+  return o;
+}
+
+// A master served on 127.0.0.1:<free port> in this process.
+class ServedMaster {
+ public:
+  explicit ServedMaster(const MasterOptions& options) {
+    auto m = Master::Open(options);
+    EXPECT_TRUE(m.ok()) << m.status();
+    master_ = std::move(*m);
+    grpc::ServerBuilder b;
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    b.RegisterService(master_->records_service());
+    b.RegisterService(master_->replication_service());
+    server_ = b.BuildAndStart();
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                                       grpc::InsecureChannelCredentials());
+    records = v1::RecordsService::NewStub(channel);
+    repl = v1::ReplicationService::NewStub(channel);
+  }
+  ~ServedMaster() {
+    master_->BeginShutdown();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+    master_->FinishShutdown();
+  }
+  Master* master() { return master_.get(); }
+
+  std::unique_ptr<v1::RecordsService::Stub> records;
+  std::unique_ptr<v1::ReplicationService::Stub> repl;
+
+ private:
+  std::unique_ptr<Master> master_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+TEST(MasterTest, WritesCarryGtidsAndConsecutivePositions) {
+  std::string dir = MakeTempDir("master_gtid");
+  ServedMaster m(Options(dir));
+  const std::string uuid = m.master()->server_uuid();
+
+  grpc::ClientContext c1;
+  v1::CreateRecordRequest create;
+  create.set_content("hello");
+  v1::RecordWriteResponse created;
+  ASSERT_TRUE(m.records->CreateRecord(&c1, create, &created).ok());
+  EXPECT_EQ(created.record().id(), 1);
+  EXPECT_EQ(created.write().position(), 1u);
+  EXPECT_EQ(created.write().gtid(), uuid + ":1");
+  EXPECT_FALSE(created.write().semi_sync_acked());
+
+  grpc::ClientContext c2;
+  v1::UpdateRecordRequest update;
+  update.set_id(1);
+  update.set_content("world");
+  v1::RecordWriteResponse updated;
+  ASSERT_TRUE(m.records->UpdateRecord(&c2, update, &updated).ok());
+  EXPECT_EQ(updated.write().position(), 2u);
+  EXPECT_EQ(updated.record().content(), "world");
+  EXPECT_EQ(updated.record().created_at_us(), created.record().created_at_us());
+
+  grpc::ClientContext c3;
+  v1::UpdateRecordRequest missing;
+  missing.set_id(99);
+  v1::RecordWriteResponse ignored;
+  grpc::Status s = m.records->UpdateRecord(&c3, missing, &ignored);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+
+  grpc::ClientContext c4;
+  v1::DeleteRecordRequest del;
+  del.set_id(1);
+  v1::DeleteRecordResponse deleted;
+  ASSERT_TRUE(m.records->DeleteRecord(&c4, del, &deleted).ok());
+  EXPECT_EQ(deleted.write().position(), 3u);
+
+  v1::MasterStatus status = m.master()->Status();
+  EXPECT_EQ(status.binlog_end_position(), 3u);
+  EXPECT_EQ(status.executed_gtid_set(), uuid + ":1-3");
+  EXPECT_EQ(status.applied_position(), 3u);
+}
+
+TEST(MasterTest, RecoveryReappliesBinlogTailToDatabase) {
+  std::string dir = MakeTempDir("master_recovery");
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  auto uuid = LoadOrCreateServerUuid(dir);
+  ASSERT_TRUE(uuid.ok());
+  {
+    // A crash after the binlog fsync and before the database commit leaves exactly this.
+    LogOptions lo;
+    lo.dir = dir + "/binlog";
+    lo.prefix = "binlog";
+    auto binlog = Binlog::Open(lo);
+    ASSERT_TRUE(binlog.ok()) << binlog.status();
+    std::vector<v1::BinlogEvent> events;
+    for (int i = 1; i <= 3; ++i) {
+      v1::BinlogEvent& e = events.emplace_back();
+      e.set_position(i);
+      e.set_gtid(absl::StrCat(*uuid, ":", i));
+      e.set_op(v1::ROW_OP_INSERT);
+      e.mutable_record()->set_id(i);
+      e.mutable_record()->set_content(absl::StrCat("row ", i));
+    }
+    ASSERT_TRUE((*binlog)->AppendDurably(events).ok());
+  }
+  ServedMaster m(Options(dir));
+  EXPECT_EQ(m.master()->server_uuid(), *uuid);
+  EXPECT_EQ(m.master()->Status().applied_position(), 3u);
+  grpc::ClientContext c;
+  v1::GetRecordRequest get;
+  get.set_id(3);
+  v1::Record rec;
+  ASSERT_TRUE(m.records->GetRecord(&c, get, &rec).ok());
+  EXPECT_EQ(rec.content(), "row 3");
+
+  grpc::ClientContext c2;
+  v1::CreateRecordRequest create;
+  create.set_content("after recovery");
+  v1::RecordWriteResponse created;
+  ASSERT_TRUE(m.records->CreateRecord(&c2, create, &created).ok());
+  EXPECT_EQ(created.record().id(), 4);
+  EXPECT_EQ(created.write().position(), 4u);
+}
+
+TEST(MasterTest, AfterSyncCommitsAndAnswersOnlyAfterTheAck) {
+  std::string dir = MakeTempDir("master_after_sync");
+  MasterOptions o = Options(dir);
+  o.semi_sync.enabled = true;
+  o.semi_sync.timeout = absl::Seconds(60);
+  ServedMaster m(o);
+
+  grpc::ClientContext rc;
+  v1::RegisterSlaveRequest reg;
+  reg.set_slave_id("s1");
+  reg.set_semi_sync(true);
+  v1::RegisterSlaveResponse reg_resp;
+  ASSERT_TRUE(m.repl->RegisterSlave(&rc, reg, &reg_resp).ok());
+
+  grpc::ClientContext sc;
+  v1::SubscribeBinlogRequest sub;
+  sub.set_slave_id("s1");
+  auto stream = m.repl->SubscribeBinlog(&sc, sub);
+
+  absl::Notification written;
+  v1::RecordWriteResponse created;
+  grpc::Status create_status;
+  std::thread writer([&] {
+    grpc::ClientContext c;
+    v1::CreateRecordRequest create;
+    create.set_content("needs an ack");
+    create_status = m.records->CreateRecord(&c, create, &created);
+    written.Notify();
+  });
+
+  // The slave receives the event (the binlog is durable) ...
+  v1::SubscribeBinlogResponse msg;
+  do {
+    ASSERT_TRUE(stream->Read(&msg));
+  } while (msg.events_size() == 0);
+  EXPECT_EQ(msg.events(0).position(), 1u);
+  // ... but until it acks, the client has no answer and readers see nothing.
+  EXPECT_FALSE(written.WaitForNotificationWithTimeout(absl::Milliseconds(200)));
+  grpc::ClientContext gc;
+  v1::GetRecordRequest get;
+  get.set_id(1);
+  v1::Record rec;
+  EXPECT_EQ(m.records->GetRecord(&gc, get, &rec).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext ac;
+  v1::AckRequest ack;
+  ack.set_slave_id("s1");
+  ack.set_received_position(1);
+  v1::AckResponse ack_resp;
+  ASSERT_TRUE(m.repl->Ack(&ac, ack, &ack_resp).ok());
+  writer.join();
+  ASSERT_TRUE(create_status.ok()) << create_status.error_message();
+  EXPECT_TRUE(created.write().semi_sync_acked());
+  grpc::ClientContext gc2;
+  EXPECT_TRUE(m.records->GetRecord(&gc2, get, &rec).ok());
+  v1::MasterStatus status = m.master()->Status();
+  EXPECT_EQ(status.semi_sync().yes_tx(), 1u);
+  EXPECT_TRUE(status.semi_sync().status());
+  ASSERT_EQ(status.slaves_size(), 1);
+  EXPECT_EQ(status.slaves(0).acked_position(), 1u);
+  sc.TryCancel();
+}
+
+TEST(MasterTest, TimeoutCompletesAsyncAndSwitchesOff) {
+  std::string dir = MakeTempDir("master_timeout");
+  MasterOptions o = Options(dir);
+  o.semi_sync.enabled = true;
+  o.semi_sync.timeout = absl::Milliseconds(300);
+  ServedMaster m(o);
+  absl::Time start = absl::Now();
+  grpc::ClientContext c;
+  v1::CreateRecordRequest create;
+  create.set_content("nobody acks");
+  v1::RecordWriteResponse created;
+  ASSERT_TRUE(m.records->CreateRecord(&c, create, &created).ok());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(290));
+  EXPECT_FALSE(created.write().semi_sync_acked());
+  v1::MasterStatus status = m.master()->Status();
+  EXPECT_FALSE(status.semi_sync().status());
+  EXPECT_EQ(status.semi_sync().no_tx(), 1u);
+  EXPECT_EQ(status.semi_sync().no_times(), 1u);
+}
+
+TEST(MasterTest, BadRequestsGetClearErrors) {
+  std::string dir = MakeTempDir("master_bad");
+  ServedMaster m(Options(dir));
+  grpc::ClientContext c1;
+  v1::GetRecordRequest get;
+  get.set_id(-5);
+  v1::Record rec;
+  grpc::Status s = m.records->GetRecord(&c1, get, &rec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("-5"), std::string::npos) << s.error_message();
+
+  grpc::ClientContext c2;
+  v1::AckRequest ack;
+  ack.set_slave_id("never-registered");
+  v1::AckResponse ack_resp;
+  EXPECT_EQ(m.repl->Ack(&c2, ack, &ack_resp).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  grpc::ClientContext c3;
+  v1::RegisterSlaveRequest reg;
+  reg.set_slave_id("bad id with spaces");
+  v1::RegisterSlaveResponse reg_resp;
+  EXPECT_EQ(m.repl->RegisterSlave(&c3, reg, &reg_resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  grpc::ClientContext c4;
+  v1::SubscribeBinlogRequest sub;
+  sub.set_slave_id("never-registered");
+  auto stream = m.repl->SubscribeBinlog(&c4, sub);
+  v1::SubscribeBinlogResponse msg;
+  EXPECT_FALSE(stream->Read(&msg));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+}  // namespace
+}  // namespace semisync
