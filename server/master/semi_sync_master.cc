@@ -143,7 +143,6 @@ SemiSyncMaster::WaitResult SemiSyncMaster::WaitForAck(uint64_t pos, int num_tx) 
   const uint64_t txs = static_cast<uint64_t>(std::max(num_tx, 0));
   absl::MutexLock l(&mu_);
   if (!options_.enabled) return WaitResult::kAsync;  // MySQL counts nothing when disabled
-  if (shutdown_) return WaitResult::kShutdown;
   if (!on_) {
     counters_.no_tx += txs;
     return WaitResult::kAsync;
@@ -152,6 +151,7 @@ SemiSyncMaster::WaitResult SemiSyncMaster::WaitForAck(uint64_t pos, int num_tx) 
     counters_.yes_tx += txs;
     return WaitResult::kAcked;
   }
+  if (shutdown_) return WaitResult::kShutdown;
 
   if (pos < max_wait_pos_) {
     ++counters_.wait_pos_backtraverse;

@@ -113,7 +113,6 @@ bool PortBindable(int port) {
   return ok;
 }
 
-void SleepFor(absl::Duration d) { std::this_thread::sleep_for(absl::ToChronoNanoseconds(d)); }
 
 std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) {
   return std::chrono::system_clock::now() + absl::ToChronoNanoseconds(d);
@@ -338,7 +337,7 @@ absl::Status Node::WaitUntilServing(absl::Time deadline) {
       if (last.ok()) return absl::OkStatus();
     }
     if (absl::Now() >= deadline) break;
-    SleepFor(kStartPoll);
+    absl::SleepFor(kStartPoll);
   }
   std::string what = port_ == 0 ? absl::StrCat("no port file ", port_file_)
                                 : absl::StrCat("GetStatus on ", address(), " failed: ",
@@ -453,7 +452,7 @@ absl::Status Cluster::Kill(Node& node, int sig) {
     absl::Time deadline = absl::Now() + options_.terminate_timeout;
     while (absl::Now() < deadline) {
       if (node.PollExit()) return absl::OkStatus();
-      SleepFor(kStartPoll);
+      absl::SleepFor(kStartPoll);
     }
     node.SignalGroup(SIGKILL);
     node.Reap();
@@ -511,7 +510,7 @@ absl::StatusOr<int> Cluster::Terminate(Node& node) {
   absl::Time deadline = absl::Now() + options_.terminate_timeout;
   while (absl::Now() < deadline) {
     if (std::optional<int> exit = node.PollExit()) return *exit;
-    SleepFor(kStartPoll);
+    absl::SleepFor(kStartPoll);
   }
   node.SignalGroup(SIGKILL);
   node.Reap();
@@ -546,7 +545,7 @@ absl::Status Cluster::Restart(Node& node) {
     last = node.Start(port, std::max(deadline - absl::Now(), absl::Seconds(5)));
     // Only an early exit (e.g. the port was taken again) is worth another try.
     if (last.ok() || last.code() != absl::StatusCode::kUnavailable) return last;
-    SleepFor(absl::Milliseconds(200));
+    absl::SleepFor(absl::Milliseconds(200));
   }
   node.port_ = port;  // keep the pinned port for a later attempt
   return absl::Status(last.code(), absl::StrCat("restart of ", node.name(), " on port ", port,
@@ -837,7 +836,7 @@ absl::StatusOr<v1::SlaveStatus> StartSync(const Node& slave) {
     if (last.ok()) return ::testing::AssertionSuccess();
     absl::Time now = absl::Now();
     if (now >= deadline) break;
-    SleepFor(std::min(delay, deadline - now));
+    absl::SleepFor(std::min(delay, deadline - now));
     delay = std::min(delay * 2, absl::Milliseconds(200));
   }
   return ::testing::AssertionFailure()
