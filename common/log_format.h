@@ -12,6 +12,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "common/crc32c.h"
 
 namespace semisync {
 namespace log_format {
@@ -50,6 +54,25 @@ inline uint64_t DecodeFixed64(const char* src) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
+}
+
+// Appends one framed record to *dst.
+inline void EncodeRecord(uint64_t position, absl::string_view payload, std::string* dst) {
+  const size_t at = dst->size();
+  dst->resize(at + kRecordHeaderSize);
+  char* h = &(*dst)[at];
+  EncodeFixed32(h + kLengthOffset, static_cast<uint32_t>(payload.size()));
+  EncodeFixed64(h + kPositionOffset, position);
+  uint32_t crc = crc32c::Value(h + kLengthOffset, kRecordHeaderSize - kLengthOffset);
+  crc = crc32c::Extend(crc, payload.data(), payload.size());
+  EncodeFixed32(h + kCrcOffset, crc32c::Mask(crc));
+  dst->append(payload.data(), payload.size());
+}
+
+// True if the record at `rec` (header then `length` payload bytes, contiguous) has a valid CRC.
+inline bool RecordCrcOk(const char* rec, uint32_t length) {
+  const uint32_t expected = crc32c::Unmask(DecodeFixed32(rec + kCrcOffset));
+  return crc32c::Value(rec + kLengthOffset, kRecordHeaderSize - kLengthOffset + length) == expected;
 }
 
 }  // namespace log_format

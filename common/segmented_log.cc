@@ -111,24 +111,6 @@ absl::Status Corrupt(const std::string& path, uint64_t offset, absl::string_view
   return absl::DataLossError(absl::StrCat(path, " at offset ", offset, ": ", what));
 }
 
-// Checks a record whose header and payload are contiguous at `rec`.
-bool RecordCrcOk(const char* rec, uint32_t len) {
-  uint32_t expected = crc32c::Unmask(lf::DecodeFixed32(rec + lf::kCrcOffset));
-  return crc32c::Value(rec + lf::kLengthOffset, lf::kRecordHeaderSize - 4 + len) == expected;
-}
-
-void EncodeRecord(const LogRecord& r, std::string* dst) {
-  size_t at = dst->size();
-  dst->resize(at + lf::kRecordHeaderSize);
-  char* h = &(*dst)[at];
-  lf::EncodeFixed32(h + lf::kLengthOffset, static_cast<uint32_t>(r.payload.size()));
-  lf::EncodeFixed64(h + lf::kPositionOffset, r.position);
-  uint32_t crc = crc32c::Value(h + lf::kLengthOffset, lf::kRecordHeaderSize - 4);
-  crc = crc32c::Extend(crc, r.payload.data(), r.payload.size());
-  lf::EncodeFixed32(h + lf::kCrcOffset, crc32c::Mask(crc));
-  dst->append(r.payload);
-}
-
 // Buffered pread(2) over a file that may still be growing (the active segment). Bytes once
 // written never change, so buffered bytes stay valid; a request past the buffer re-reads.
 class FileReader {
@@ -181,6 +163,32 @@ class FileReader {
   uint64_t buf_off_ = 0;
   size_t buf_len_ = 0;
 };
+
+// What a segment holds at some offset.
+enum class At { kRecord, kEnd, kPartialHeader, kTooLong, kPartialRecord, kBadCrc };
+
+struct RecordView {
+  uint32_t length = 0;
+  uint64_t position = 0;
+  const char* payload = nullptr;  // valid until the reader's next Fill
+};
+
+// Parses the record at `off`. With header_only, returns kRecord once the header is complete.
+absl::StatusOr<At> ReadRecordAt(FileReader* file, uint64_t off, bool header_only, RecordView* r) {
+  const char* p;
+  ASSIGN_OR_RETURN(size_t got, file->Fill(off, lf::kRecordHeaderSize, &p));
+  if (got < lf::kRecordHeaderSize) return got == 0 ? At::kEnd : At::kPartialHeader;
+  r->length = lf::DecodeFixed32(p + lf::kLengthOffset);
+  r->position = lf::DecodeFixed64(p + lf::kPositionOffset);
+  if (r->length > lf::kMaxPayloadSize) return At::kTooLong;
+  if (header_only) return At::kRecord;
+  const size_t size = lf::kRecordHeaderSize + r->length;
+  ASSIGN_OR_RETURN(got, file->Fill(off, size, &p));
+  if (got < size) return At::kPartialRecord;
+  if (!lf::RecordCrcOk(p, r->length)) return At::kBadCrc;
+  r->payload = p + lf::kRecordHeaderSize;
+  return At::kRecord;
+}
 
 // Validates a segment's 16-byte file header against the first position from its name.
 absl::Status CheckFileHeader(const std::string& path, const char* h, uint64_t first) {
@@ -285,12 +293,9 @@ absl::StatusOr<std::vector<SegmentInfo>> SegmentedLog::Impl::ListSegments() cons
     if (first == 0) return Corrupt(path, 0, "segment named for position 0");
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return PosixError("stat", path, errno);
-    SegmentInfo s;
-    s.path = std::move(path);
-    s.first_position = first;
-    s.bytes = static_cast<uint64_t>(st.st_size);
-    s.modified = absl::TimeFromTimespec(st.st_mtim);
-    segs.push_back(std::move(s));
+    segs.push_back(SegmentInfo{std::move(path), first, /*last_position=*/0,
+                               static_cast<uint64_t>(st.st_size),
+                               absl::TimeFromTimespec(st.st_mtim)});
   }
   if (ec) return absl::InternalError(absl::StrCat("list ", options_.dir, ": ", ec.message()));
   std::sort(segs.begin(), segs.end(), [](const SegmentInfo& a, const SegmentInfo& b) {
@@ -326,25 +331,17 @@ absl::StatusOr<bool> SegmentedLog::Impl::RecoverLastSegment(SegmentInfo* seg) {
   uint64_t expected = seg->first_position;
   std::string torn;  // why the tail from `off` is dropped
   while (off < size) {
-    ASSIGN_OR_RETURN(got, file.Fill(off, lf::kRecordHeaderSize, &h));
-    if (got < lf::kRecordHeaderSize) {
-      torn = "incomplete record header";
+    RecordView r;
+    ASSIGN_OR_RETURN(At at, ReadRecordAt(&file, off, /*header_only=*/false, &r));
+    const uint64_t end = off + lf::kRecordHeaderSize + r.length;
+    if (at == At::kEnd || at == At::kPartialHeader || at == At::kPartialRecord) {
+      torn = at == At::kPartialRecord ? "incomplete record" : "incomplete record header";
       break;
     }
-    const uint32_t len = lf::DecodeFixed32(h + lf::kLengthOffset);
-    const uint64_t pos = lf::DecodeFixed64(h + lf::kPositionOffset);
-    if (len > lf::kMaxPayloadSize) {
-      return Corrupt(path, off, absl::StrCat("record length ", len, " exceeds the maximum"));
+    if (at == At::kTooLong) {
+      return Corrupt(path, off, absl::StrCat("record length ", r.length, " exceeds the maximum"));
     }
-    const uint64_t end = off + lf::kRecordHeaderSize + len;
-    if (end > size) {
-      torn = "incomplete record";
-      break;
-    }
-    const char* rec;
-    ASSIGN_OR_RETURN(got, file.Fill(off, lf::kRecordHeaderSize + len, &rec));
-    if (got < lf::kRecordHeaderSize + len) return Corrupt(path, off, "short read");
-    if (!RecordCrcOk(rec, len)) {
+    if (at == At::kBadCrc) {
       // A torn write leaves the final record damaged, possibly followed by zeros (the file size
       // reached the disk before the data). Anything else after it means real corruption.
       ASSIGN_OR_RETURN(bool zeros_after, file.ZeroFrom(end, size));
@@ -355,8 +352,9 @@ absl::StatusOr<bool> SegmentedLog::Impl::RecoverLastSegment(SegmentInfo* seg) {
                          : "checksum mismatch followed by zero-filled bytes";
       break;
     }
-    if (pos != expected) {
-      return Corrupt(path, off, absl::StrCat("expected position ", expected, ", found ", pos));
+    if (r.position != expected) {
+      return Corrupt(path, off,
+                     absl::StrCat("expected position ", expected, ", found ", r.position));
     }
     off = end;
     ++expected;
@@ -473,14 +471,9 @@ absl::Status SegmentedLog::Impl::Rotate(uint64_t first) {
   active_path_ = path;
   active_bytes_ = lf::kFileHeaderSize;
   total_bytes_.fetch_add(lf::kFileHeaderSize, std::memory_order_acq_rel);
-  SegmentInfo info;
-  info.path = std::move(path);
-  info.first_position = first;
-  info.bytes = active_bytes_;
-  info.modified = absl::Now();
-  VLOG(1) << "created log segment " << info.path;
+  VLOG(1) << "created log segment " << path;
   absl::MutexLock l(&mu_);
-  segments_.push_back(std::move(info));
+  segments_.push_back(SegmentInfo{std::move(path), first, 0, active_bytes_, absl::Now()});
   return absl::OkStatus();
 }
 
@@ -507,7 +500,7 @@ absl::Status SegmentedLog::Impl::Append(const std::vector<LogRecord>& records) {
   }
   std::string buf;
   buf.reserve(bytes);
-  for (const LogRecord& r : records) EncodeRecord(r, &buf);
+  for (const LogRecord& r : records) lf::EncodeRecord(r.position, r.payload, &buf);
   absl::Status s = WriteAll(active_fd_.get(), active_path_, buf.data(), buf.size());
   if (!s.ok()) return Fail(s);
   active_bytes_ += buf.size();
@@ -623,9 +616,9 @@ class LogReader::Impl {
                         std::vector<LogRecord>* out);
   // Opens the segment holding pos_ + 1. Returns false if there is none yet (caught up).
   absl::StatusOr<bool> OpenSegment();
-  // At the end of the open segment's data (`got` < header size bytes left). Returns true if the
+  // At the end of the open segment's data (`clean`: no partial record). Returns true if the
   // reader moved on to the next segment, false if caught up.
-  absl::StatusOr<bool> AtEnd(size_t got);
+  absl::StatusOr<bool> AtEnd(bool clean);
   absl::Status Purged() const {
     return absl::OutOfRangeError(absl::StrCat(
         "position ", pos_ + 1, " was purged from log ", log_->options().dir,
@@ -665,12 +658,12 @@ absl::StatusOr<bool> LogReader::Impl::OpenSegment() {
   return true;
 }
 
-absl::StatusOr<bool> LogReader::Impl::AtEnd(size_t got) {
+absl::StatusOr<bool> LogReader::Impl::AtEnd(bool clean) {
   SegmentInfo next;
   // In the last segment this is the writer's frontier (the caller's limit is past what is
   // written); stop here and re-read from offset_ next time.
   if (!log_->NextAfter(seg_.first_position, &next)) return false;
-  if (got != 0) return Corrupt(seg_.path, offset_, "incomplete record header");
+  if (!clean) return Corrupt(seg_.path, offset_, "incomplete record");
   if (next.first_position != next_in_file_) {
     if (next_in_file_ < log_->Oldest()) return Purged();
     return Corrupt(seg_.path, offset_,
@@ -690,42 +683,32 @@ absl::Status LogReader::Impl::ReadSome(uint64_t limit, size_t max_records, size_
       ASSIGN_OR_RETURN(bool opened, OpenSegment());
       if (!opened) break;
     }
-    const char* h;
-    ASSIGN_OR_RETURN(size_t got, file_->Fill(offset_, lf::kRecordHeaderSize, &h));
-    if (got < lf::kRecordHeaderSize) {
-      ASSIGN_OR_RETURN(bool moved_on, AtEnd(got));
+    // Records up to pos_ are skipped by their headers (positioning after `after`).
+    RecordView r;
+    ASSIGN_OR_RETURN(At at, ReadRecordAt(file_.get(), offset_, /*header_only=*/true, &r));
+    if (at == At::kRecord && r.position > pos_) {
+      ASSIGN_OR_RETURN(at, ReadRecordAt(file_.get(), offset_, /*header_only=*/false, &r));
+    }
+    if (at == At::kEnd || at == At::kPartialHeader || at == At::kPartialRecord) {
+      ASSIGN_OR_RETURN(bool moved_on, AtEnd(at == At::kEnd));
       if (!moved_on) break;
       continue;
     }
-    const uint32_t len = lf::DecodeFixed32(h + lf::kLengthOffset);
-    const uint64_t pos = lf::DecodeFixed64(h + lf::kPositionOffset);
-    if (len > lf::kMaxPayloadSize) {
-      return Corrupt(seg_.path, offset_, absl::StrCat("record length ", len, " exceeds maximum"));
+    if (at == At::kTooLong) {
+      return Corrupt(seg_.path, offset_, absl::StrCat("record length ", r.length, " too large"));
     }
-    if (pos != next_in_file_) {
+    if (at == At::kBadCrc) return Corrupt(seg_.path, offset_, "checksum mismatch");
+    if (r.position != next_in_file_) {
       return Corrupt(seg_.path, offset_,
-                     absl::StrCat("expected position ", next_in_file_, ", found ", pos));
+                     absl::StrCat("expected position ", next_in_file_, ", found ", r.position));
     }
-    const uint64_t size = lf::kRecordHeaderSize + len;
-    if (pos <= pos_) {  // positioning after `after`: skip without reading the payload
-      offset_ += size;
-      ++next_in_file_;
-      continue;
-    }
-    const char* rec;
-    ASSIGN_OR_RETURN(got, file_->Fill(offset_, size, &rec));
-    if (got < size) {
-      SegmentInfo next;
-      if (!log_->NextAfter(seg_.first_position, &next)) break;  // the writer's frontier
-      return Corrupt(seg_.path, offset_, "incomplete record");
-    }
-    if (!RecordCrcOk(rec, len)) return Corrupt(seg_.path, offset_, "checksum mismatch");
-    out->push_back(LogRecord{pos, std::string(rec + lf::kRecordHeaderSize, len)});
-    offset_ += size;
+    offset_ += lf::kRecordHeaderSize + r.length;
     ++next_in_file_;
-    pos_ = pos;
+    if (r.position <= pos_) continue;
+    out->push_back(LogRecord{r.position, std::string(r.payload, r.length)});
+    pos_ = r.position;
     ++records;
-    bytes += len;
+    bytes += r.length;
   }
   return absl::OkStatus();
 }

@@ -6,15 +6,20 @@
 // a position; positions are consecutive across the whole log (p, p+1, p+2, ...). The first record of
 // an empty log may have any position > 0 (a slave's relay log starts where the master's binlog is).
 //
-// Durability: Append() writes with write(2); Sync() fdatasyncs the active segment (and the
-// directory when a segment was created since the last sync). Only records covered by a successful
-// Sync() are "durable"; readers never read past DurablePosition(). A failed write or fsync is fatal
-// to the log: the error is sticky and every later Append/Sync fails with it (LevelDB's rule).
+// Durability: Append() writes each batch with one write(2) to the active (last) segment; Sync()
+// fdatasyncs it. A new segment is created with its header fdatasynced and the directory fsynced
+// before any record goes in, and the segment it replaces is fdatasynced first, so only the last
+// segment can have a torn tail. Only records covered by a successful Sync() are "durable"; readers
+// never read past DurablePosition(). A failed write, fsync or segment creation is fatal to the log:
+// the error is sticky and every later Append/Sync fails with it (LevelDB's rule).
 //
 // Recovery (Open): the last segment is scanned; a torn tail (incomplete header or payload at the
-// end, a CRC mismatch in the final record, or zero-filled bytes to the end) is truncated away and
-// logged. A corrupt record followed by more data is not a torn tail: Open fails with DataLoss naming
-// the segment and offset. Position gaps fail with DataLoss too.
+// end, a CRC mismatch in the final record, or a bad record followed only by zero bytes) is
+// truncated away and logged. A corrupt record followed by more data is not a torn tail: Open fails
+// with DataLoss naming the segment and offset. Position gaps fail with DataLoss too. A last segment
+// left without any record (or with a torn file header) is removed. Earlier segments are checked
+// cheaply (file header and first record), so a large log opens fast; their records are verified
+// by readers, which report a bad CRC or a missing segment as DataLoss.
 //
 // Threads: Append/Sync/Purge* are called by one writer thread at a time. The accessors
 // (LastPosition, DurablePosition, OldestPosition, TotalBytes, segment listing) and LogReader are
@@ -80,8 +85,9 @@ class SegmentedLog {
   // Returns the number of segments deleted.
   absl::StatusOr<int> PurgeBefore(uint64_t keep_from);
   // Retention: deletes the oldest non-active segments while the log is larger than max_bytes
-  // (0 = no size limit) or the segment is older than max_age (zero = no age limit), but never a
-  // segment holding a position >= must_keep_from.
+  // (0 = no size limit) or the segment was last modified more than max_age ago (zero = no age
+  // limit), but never a segment holding a position >= must_keep_from (UINT64_MAX: no such floor).
+  // Stops at the first segment it keeps, so the remaining positions stay consecutive.
   absl::StatusOr<int> PurgeByRetention(uint64_t max_bytes, absl::Duration max_age,
                                        uint64_t must_keep_from);
 
@@ -104,8 +110,10 @@ class LogReader {
  public:
   ~LogReader();
   // Appends to *out the next records with position <= limit (pass DurablePosition()), stopping
-  // after max_records records or once max_bytes of payload were read. Leaves *out unchanged when
-  // caught up. A CRC mismatch or gap fails with DataLoss naming the segment and offset.
+  // after max_records records or once max_bytes of payload were read (at least one record is
+  // returned if available). Leaves *out unchanged when caught up. A CRC mismatch or gap fails with
+  // DataLoss naming the segment and offset; a purged next segment with OutOfRange. Records read
+  // before such an error are returned with OK and the error comes with the next call.
   absl::Status Read(uint64_t limit, size_t max_records, size_t max_bytes,
                     std::vector<LogRecord>* out);
   // Position of the last record returned (or the `after` it was opened with).

@@ -8,7 +8,7 @@
 # Layout of DIR: data/ (datadir), sock (unix socket), pid, port, mariadb.log (server output),
 # install.log (mariadb-install-db output).
 #
-# Installs nothing (scripts/install_deps.sh does). Idempotent: `start` succeeds at once when DIR/pid
+# $SEMISYNC_TEST_MARIADB_PORT, when set, is tried first. Installs nothing (scripts/install_deps.sh does). Idempotent: `start` succeeds at once when DIR/pid
 # names a live mariadbd serving DIR/data; `stop` succeeds when nothing runs. Processes are only ever
 # signalled by the pid in DIR/pid, after checking that it is a mariadbd started on DIR/data.
 set -euo pipefail
@@ -144,7 +144,11 @@ do_start() {
   install_db
   local attempt port
   for attempt in $(seq 1 "$PORT_ATTEMPTS"); do
-    port=$(free_port) || die "cannot pick a free port (python3)"
+    if [[ $attempt == 1 && -n ${SEMISYNC_TEST_MARIADB_PORT:-} ]]; then
+      port=$SEMISYNC_TEST_MARIADB_PORT  # a preferred port; a taken one is retried like any other
+    else
+      port=$(free_port) || die "cannot pick a free port (python3)"
+    fi
     if try_start "$port"; then
       create_users
       write_port_file

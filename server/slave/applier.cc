@@ -50,6 +50,7 @@ void Slave::ApplierLoop() {
   }
   std::unique_ptr<LogReader> reader;  // opened lazily at `state.applied_position`
   absl::Time last_purge = absl::InfinitePast();
+  uint64_t purged_before = state.applied_position;
   auto wake = [this, &state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stop_sql_ || received_position_ > state.applied_position;
   };
@@ -64,6 +65,12 @@ void Slave::ApplierLoop() {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
       if (stop_sql_) break;
+    }
+    // Drop fully applied relay segments, at most once per kPurgeInterval (also when idle).
+    if (state.applied_position > purged_before && absl::Now() - last_purge >= kPurgeInterval) {
+      last_purge = absl::Now();
+      purged_before = state.applied_position;
+      MaybePurgeRelayLog(state.applied_position);
     }
     const uint64_t durable = relay_->DurablePosition();
     if (durable <= state.applied_position) continue;
@@ -109,10 +116,6 @@ void Slave::ApplierLoop() {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&stop_sql_), kTransientRetry);
       continue;
-    }
-    if (absl::Now() - last_purge >= kPurgeInterval) {
-      last_purge = absl::Now();
-      MaybePurgeRelayLog(state.applied_position);
     }
   }
   VLOG(1) << Who() << "applier exiting";

@@ -117,7 +117,6 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
     last = std::max(relay_->LastPosition(), applied_.applied_position);
     master_end_ = reg_resp.binlog_end_position();
     registered_ = true;
-    force_ack_ = true;  // tell the (possibly restarted) master where we are
     call_ctx_ = ctx;
     streaming_ = true;
     stream_timed_out_ = false;
@@ -164,6 +163,9 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
     }
     if (!connected_) {
       connected_ = true;
+      // Tell the (possibly restarted) master where we are, now that it has our stream (an ack
+      // before that is ignored by its semi-sync tracking).
+      force_ack_ = true;
       last_io_error_.clear();
       LOG(INFO) << Who() << "connected to master " << master;
     }

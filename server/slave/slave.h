@@ -4,7 +4,7 @@
 // <data_dir>/relay, prefix "relay") and applies it to its database (a Storage, not owned).
 //
 // Threads owned (all started by StartSync, stopped and joined by StopSync):
-//   - receiver ("IO thread", receiver.cc): RegisterSlave, then SubscribeBinlog after the last
+//   - receiver ("IO thread", relay_receiver.cc): RegisterSlave, then SubscribeBinlog after the last
 //     position it holds; appends every message's events to the relay log and fsyncs once per
 //     message; reconnects with exponential backoff when the stream ends or fails.
 //   - acker (slave.cc): acknowledges the durable received position to the master as soon as it
@@ -108,7 +108,7 @@ class Slave {
   Slave(const SlaveOptions& options, Storage* storage);
   absl::Status Init();
 
-  // receiver.cc
+  // relay_receiver.cc
   void ReceiverLoop();
   // One connection: register, check the master's uuid, stream until the stream ends. Sets
   // *progress when at least one message arrived. A non-OK `*fatal` stops the receiver for good

@@ -2,9 +2,8 @@
 //
 // Layout: one writer session (ApplyBatch, guarded by write_mu_) with its statements prepared once
 // and bound to member variables, so applying an event only assigns values and re-executes; and a
-// pool of read sessions, each borrowed by one read at a time. A session that failed with a SOCI
-// error is dropped and re-opened lazily by the next call, so a restarted MySQL server or a lost
-// connection costs one failed call, not the process.
+// pool of read sessions, each borrowed by one read at a time. The writer session is dropped after
+// any SOCI error and a read session after a lost connection; both are re-opened by the next call.
 #include "server/storage/storage.h"
 
 // Debian's SOCI is configured with SOCI_HAVE_BOOST, which only makes bind-values.h include
@@ -16,10 +15,12 @@
 #include <soci/soci.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <exception>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -65,40 +67,34 @@ struct ConnectionConfig {
 // Splits "k1=v1 k2='v 2'" into parameters. Values may be quoted with ' or ".
 absl::StatusOr<std::vector<ConnParam>> ParseParams(absl::string_view s) {
   std::vector<ConnParam> params;
-  size_t i = 0;
-  while (i < s.size()) {
-    if (std::isspace(static_cast<unsigned char>(s[i]))) {
+  auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  for (size_t i = 0; i < s.size();) {
+    if (is_space(s[i])) {
       ++i;
       continue;
     }
-    const size_t start = i;
-    const size_t eq = s.find('=', i);
-    if (eq == absl::string_view::npos) {
+    const size_t start = i, eq = s.find('=', i);
+    ConnParam p;
+    if (eq != absl::string_view::npos) p.key = std::string(s.substr(start, eq - start));
+    if (p.key.empty() || std::any_of(p.key.begin(), p.key.end(), is_space)) {
       return absl::InvalidArgumentError(
           absl::StrCat("connection string: expected key=value at \"", s.substr(start), "\""));
     }
-    ConnParam p;
-    p.key = std::string(s.substr(start, eq - start));
     i = eq + 1;
-    if (i < s.size() && (s[i] == '\'' || s[i] == '"')) {
-      const char quote = s[i];
-      const size_t end = s.find(quote, i + 1);
-      if (end == absl::string_view::npos) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("connection string: unterminated quote in value of ", p.key));
-      }
+    const bool quoted = i < s.size() && (s[i] == '\'' || s[i] == '"');
+    const size_t end = quoted ? s.find(s[i], i + 1) : i;
+    if (end == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("connection string: unterminated quote in the value of ", p.key));
+    }
+    if (quoted) {
       p.value = std::string(s.substr(i + 1, end - i - 1));
       i = end + 1;
     } else {
-      const size_t value_start = i;
-      while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-      p.value = std::string(s.substr(value_start, i - value_start));
+      while (i < s.size() && !is_space(s[i])) ++i;
+      p.value = std::string(s.substr(eq + 1, i - eq - 1));
     }
     p.raw = std::string(s.substr(start, i - start));
-    if (p.key.empty() || p.key.find_first_of(" \t") != std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("connection string: bad parameter \"", p.raw, "\""));
-    }
     params.push_back(std::move(p));
   }
   return params;
@@ -126,9 +122,13 @@ absl::StatusOr<ConnectionConfig> ParseConnection(absl::string_view connection) {
     return cfg;
   }
   if (!absl::StartsWith(connection, kMysqlPrefix)) {
+    // Not echoed: it may hold a password.
+    const size_t scheme = connection.find("://");
     return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported connection string \"", connection,
-        "\": expected \"sqlite3://db=/path/file.db\" or "
+        "unsupported connection string (",
+        scheme == absl::string_view::npos ? "no backend://"
+                                          : absl::StrCat("backend ", connection.substr(0, scheme)),
+        "): expected \"sqlite3://db=/path/file.db\" or "
         "\"mysql://host=H port=P db=D user=U password=W\""));
   }
   cfg.backend = Backend::kMysql;
@@ -142,8 +142,8 @@ absl::StatusOr<ConnectionConfig> ParseConnection(absl::string_view connection) {
     display.push_back(p.key == "password" || p.key == "pass" ? p.key + "=***" : p.raw);
     if (p.key == "db" || p.key == "dbname" || p.key == "service") {
       if (!IsValidDatabaseName(p.value)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "mysql database name \"", p.value, "\" is invalid: use 1-64 of [A-Za-z0-9_]"));
+        return absl::InvalidArgumentError(absl::StrCat("mysql database name \"", p.value,
+                                                       "\" is invalid: use 1-64 of [A-Za-z0-9_]"));
       }
       cfg.database = p.value;
       continue;
@@ -153,9 +153,9 @@ absl::StatusOr<ConnectionConfig> ParseConnection(absl::string_view connection) {
     without_db.push_back(p.raw);
   }
   if (cfg.database.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("mysql connection string \"", absl::StrJoin(display, " "),
-                     "\" names no database: add db=NAME"));
+    return absl::InvalidArgumentError(absl::StrCat("mysql connection string \"",
+                                                   absl::StrJoin(display, " "),
+                                                   "\" names no database: add db=NAME"));
   }
   std::vector<std::string> extra;
   if (!has_charset) extra.push_back("charset=utf8mb4");
@@ -170,7 +170,13 @@ absl::StatusOr<ConnectionConfig> ParseConnection(absl::string_view connection) {
 // A SOCI (or other) exception as a Status: Unavailable for lost or refused connections.
 absl::Status ErrorStatus(const std::exception& e, absl::string_view context) {
   const auto* se = dynamic_cast<const soci::soci_error*>(&e);
-  std::string message = absl::StrCat(context, ": ", e.what());
+  // SOCI appends the bound values to its messages: keep a huge row out of logs and RPC errors.
+  constexpr size_t kMaxDetail = 2048;
+  absl::string_view detail = e.what();
+  std::string message = absl::StrCat(context, ": ", detail.substr(0, kMaxDetail));
+  if (detail.size() > kMaxDetail) {
+    absl::StrAppend(&message, "... (", detail.size() - kMaxDetail, " more bytes)");
+  }
   if (se != nullptr && se->get_error_category() == soci::soci_error::connection_error) {
     return absl::UnavailableError(std::move(message));
   }
@@ -192,87 +198,211 @@ const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
 }
 
+// Rows per upsert/delete statement on MySQL: 1, 2, 4, ..., kMaxChunk, one statement prepared per
+// size, so a batch costs about batch/kMaxChunk round trips. SQLite (in-process) uses single rows.
+constexpr int kChunkLevels = 7;
+constexpr size_t kMaxChunk = size_t{1} << (kChunkLevels - 1);
+
+// The largest level whose size (2^level) is at most min(rows, kMaxChunk); rows >= 1.
+int ChunkLevel(size_t rows) {
+  int level = 0;
+  while (level + 1 < kChunkLevels && (size_t{2} << level) <= rows) ++level;
+  return level;
+}
+
 struct Schema {
-  std::vector<std::string> create;
-  std::string insert_state_row;
-  std::string upsert;
+  std::vector<std::string> create;  // CREATE TABLE IF NOT EXISTS ..., then the repl_state row
+  std::string upsert_tail;          // after "INSERT INTO records (...) VALUES (...), ..."
+  int chunk_levels;
 };
 
 Schema SchemaFor(Backend backend) {
+  const bool sqlite = backend == Backend::kSqlite;
+  // INTEGER PRIMARY KEY is SQLite's spelling of a 64-bit key that is the rowid (no separate index).
+  const std::string key = sqlite ? "INTEGER PRIMARY KEY NOT NULL" : "BIGINT NOT NULL PRIMARY KEY";
+  const std::string text = sqlite ? "TEXT" : "LONGTEXT";
+  const std::string engine = sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
   Schema s;
-  if (backend == Backend::kSqlite) {
-    // INTEGER PRIMARY KEY is SQLite's spelling of a 64-bit key that is the table's rowid (no
-    // separate index): the same BIGINT semantics as on MySQL.
-    s.create = {
-        "CREATE TABLE IF NOT EXISTS records ("
-        " id INTEGER PRIMARY KEY NOT NULL,"
-        " content TEXT NOT NULL,"
-        " created_at_us BIGINT NOT NULL,"
-        " updated_at_us BIGINT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS semisync_repl_state ("
-        " id INT PRIMARY KEY NOT NULL,"
-        " applied_position BIGINT NOT NULL,"
-        " applied_gtid VARCHAR(128) NOT NULL,"
-        " applied_timestamp_us BIGINT NOT NULL,"
-        " executed_gtid_set TEXT NOT NULL)",
-    };
-    s.insert_state_row =
-        "INSERT OR IGNORE INTO semisync_repl_state VALUES (1, 0, '', 0, '')";
-    s.upsert =
-        "INSERT INTO records (id, content, created_at_us, updated_at_us)"
-        " VALUES (:id, :content, :created, :updated)"
-        " ON CONFLICT(id) DO UPDATE SET content = excluded.content,"
-        " created_at_us = excluded.created_at_us, updated_at_us = excluded.updated_at_us";
-  } else {
-    s.create = {
-        "CREATE TABLE IF NOT EXISTS records ("
-        " id BIGINT NOT NULL PRIMARY KEY,"
-        " content LONGTEXT NOT NULL,"
-        " created_at_us BIGINT NOT NULL,"
-        " updated_at_us BIGINT NOT NULL"
-        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-        "CREATE TABLE IF NOT EXISTS semisync_repl_state ("
-        " id INT NOT NULL PRIMARY KEY,"
-        " applied_position BIGINT NOT NULL,"
-        " applied_gtid VARCHAR(128) NOT NULL,"
-        " applied_timestamp_us BIGINT NOT NULL,"
-        " executed_gtid_set LONGTEXT NOT NULL"
-        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-    };
-    s.insert_state_row = "INSERT IGNORE INTO semisync_repl_state VALUES (1, 0, '', 0, '')";
-    s.upsert =
-        "INSERT INTO records (id, content, created_at_us, updated_at_us)"
-        " VALUES (:id, :content, :created, :updated)"
-        " ON DUPLICATE KEY UPDATE content = VALUES(content),"
-        " created_at_us = VALUES(created_at_us), updated_at_us = VALUES(updated_at_us)";
-  }
+  s.create = {
+      absl::StrCat("CREATE TABLE IF NOT EXISTS records (id ", key, ", content ", text,
+                   " NOT NULL, created_at_us BIGINT NOT NULL, updated_at_us BIGINT NOT NULL)",
+                   engine),
+      absl::StrCat("CREATE TABLE IF NOT EXISTS semisync_repl_state (id INT NOT NULL PRIMARY KEY,"
+                   " applied_position BIGINT NOT NULL, applied_gtid VARCHAR(128) NOT NULL,"
+                   " applied_timestamp_us BIGINT NOT NULL, executed_gtid_set ",
+                   text, " NOT NULL)", engine),
+      absl::StrCat(sqlite ? "INSERT OR IGNORE" : "INSERT IGNORE",
+                   " INTO semisync_repl_state VALUES (1, 0, '', 0, '')"),
+  };
+  s.upsert_tail =
+      sqlite ? " ON CONFLICT(id) DO UPDATE SET content = excluded.content,"
+               " created_at_us = excluded.created_at_us, updated_at_us = excluded.updated_at_us"
+             : " ON DUPLICATE KEY UPDATE content = VALUES(content),"
+               " created_at_us = VALUES(created_at_us), updated_at_us = VALUES(updated_at_us)";
+  s.chunk_levels = sqlite ? 1 : kChunkLevels;
   return s;
 }
 
-constexpr char kDeleteSql[] = "DELETE FROM records WHERE id = :id";
 constexpr char kSetStateSql[] =
     "UPDATE semisync_repl_state SET applied_position = :position, applied_gtid = :gtid,"
     " applied_timestamp_us = :ts, executed_gtid_set = :gtid_set WHERE id = 1";
 
-// The writer's session, its prepared statements and the variables they are bound to. Members are
-// destroyed in reverse order: statements before the session.
-struct Writer {
-  std::unique_ptr<soci::session> sql;
+struct RowVars {
   long long id = 0;
   std::string content;
   long long created_at_us = 0;
   long long updated_at_us = 0;
+};
+
+// The writer's session, its prepared statements and the variables they are bound to: applying a
+// row assigns the variables and re-executes. Members are destroyed in reverse order: statements
+// before the session.
+struct Writer {
+  std::unique_ptr<soci::session> sql;
+  std::array<RowVars, kMaxChunk> rows;
+  std::array<long long, kMaxChunk> delete_ids{};
   long long position = 0;
   std::string gtid;
   long long timestamp_us = 0;
   std::string gtid_set;
-  std::unique_ptr<soci::statement> upsert;
-  std::unique_ptr<soci::statement> erase;
+  std::vector<std::unique_ptr<soci::statement>> upserts;  // [level]: 2^level rows
+  std::vector<std::unique_ptr<soci::statement>> deletes;  // [level]: 2^level ids
   std::unique_ptr<soci::statement> set_state;
 };
 
+// Where ApplyBatch is, for error messages.
+struct ApplyProgress {
+  enum class Phase { kBegin, kRows, kState, kCommit, kRollback } phase = Phase::kBegin;
+  size_t event = 0;  // kRows: the event applied, or the first of a multi-row statement
+  size_t rows = 1;   // kRows: rows in the statement
+
+  std::string Describe(absl::Span<const v1::BinlogEvent> events, const ReplState& state) const {
+    const std::string batch = absl::StrCat("applying batch of ", events.size(), " events: ");
+    switch (phase) {
+      case Phase::kBegin:
+        return absl::StrCat(batch, "BEGIN");
+      case Phase::kRows: {
+        const v1::BinlogEvent& e = events[event];
+        return absl::StrCat(batch, "event ", event, " (position ", e.position(), ", gtid ",
+                            e.gtid(), ", ", v1::RowOp_Name(e.op()), " id ", e.record().id(), ")",
+                            rows > 1 ? absl::StrCat(" in a statement of ", rows, " rows") : "");
+      }
+      case Phase::kState:
+        return absl::StrCat(batch, kSetStateSql, " (applied_position ", state.applied_position,
+                            ")");
+      case Phase::kCommit:
+        return absl::StrCat(batch, "COMMIT");
+      case Phase::kRollback:
+        return absl::StrCat(batch, "ROLLBACK");
+    }
+    return batch;
+  }
+};
+
+bool IsUpsert(v1::RowOp op) { return op == v1::ROW_OP_INSERT || op == v1::ROW_OP_UPDATE; }
+
+void SetRow(const v1::Record& r, RowVars& v) {
+  v.id = r.id();
+  v.content = r.content();
+  v.created_at_us = r.created_at_us();
+  v.updated_at_us = r.updated_at_us();
+}
+
+absl::Status UnsupportedOp(absl::Span<const v1::BinlogEvent> events, const ReplState& state,
+                           size_t i) {
+  ApplyProgress at{ApplyProgress::Phase::kRows, i, 1};
+  return absl::InvalidArgumentError(absl::StrCat(
+      at.Describe(events, state), ": unsupported row op ", static_cast<int>(events[i].op())));
+}
+
+// Applies the events one by one, in order (SQLite: statements are in-process calls).
+absl::Status ApplyInOrder(Writer& w, absl::Span<const v1::BinlogEvent> events,
+                          const ReplState& state, ApplyProgress& at) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    const v1::BinlogEvent& e = events[i];
+    at.event = i;
+    if (IsUpsert(e.op())) {
+      SetRow(e.record(), w.rows[0]);
+      w.upserts[0]->execute(true);
+    } else if (e.op() == v1::ROW_OP_DELETE) {
+      w.delete_ids[0] = e.record().id();
+      w.deletes[0]->execute(true);
+    } else {
+      return UnsupportedOp(events, state, i);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Applies the last event of each id, in multi-row statements (MySQL: a statement is a round trip).
+// Every event is a full row image or a delete by id, so a batch has the effect of its last event
+// per id, and those (on distinct ids) can be applied in any order.
+absl::Status ApplyCoalesced(Writer& w, absl::Span<const v1::BinlogEvent> events,
+                            const ReplState& state, ApplyProgress& at) {
+  std::unordered_map<int64_t, size_t> last;
+  last.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const v1::RowOp op = events[i].op();
+    if (!IsUpsert(op) && op != v1::ROW_OP_DELETE) return UnsupportedOp(events, state, i);
+    last[events[i].record().id()] = i;
+  }
+  std::vector<size_t> upserts, deletes;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (last[events[i].record().id()] != i) continue;
+    (IsUpsert(events[i].op()) ? upserts : deletes).push_back(i);
+  }
+  // Runs the rows `idx` through `statements` (by level), bind(j, record) setting row j's values.
+  auto run = [&](const std::vector<size_t>& idx, auto& statements, auto&& bind) {
+    for (size_t done = 0; done < idx.size();) {
+      const int level = ChunkLevel(idx.size() - done);
+      const size_t n = size_t{1} << level;
+      for (size_t j = 0; j < n; ++j) bind(j, events[idx[done + j]].record());
+      at.event = idx[done];
+      at.rows = n;
+      statements[level]->execute(true);
+      done += n;
+    }
+  };
+  run(upserts, w.upserts, [&](size_t j, const v1::Record& r) { SetRow(r, w.rows[j]); });
+  run(deletes, w.deletes, [&](size_t j, const v1::Record& r) { w.delete_ids[j] = r.id(); });
+  return absl::OkStatus();
+}
+
+// One attempt at ApplyBatch on `w`. *soci_failed tells a SOCI error (the session may be unusable)
+// from an invalid batch (rolled back; the session is fine).
+absl::Status ApplyOnce(Writer& w, Backend backend, absl::Span<const v1::BinlogEvent> events,
+                       const ReplState& state, bool* soci_failed) {
+  ApplyProgress at;
+  try {
+    soci::transaction tx(*w.sql);
+    at.phase = ApplyProgress::Phase::kRows;
+    absl::Status status = backend == Backend::kSqlite ? ApplyInOrder(w, events, state, at)
+                                                      : ApplyCoalesced(w, events, state, at);
+    if (!status.ok()) {
+      at.phase = ApplyProgress::Phase::kRollback;
+      tx.rollback();
+      return status;
+    }
+    at.phase = ApplyProgress::Phase::kState;
+    w.position = static_cast<long long>(state.applied_position);
+    w.gtid = state.applied_gtid;
+    w.timestamp_us = state.applied_timestamp_us;
+    w.gtid_set = state.executed_gtid_set;
+    w.set_state->execute(true);
+    at.phase = ApplyProgress::Phase::kCommit;
+    tx.commit();
+    VLOG(2) << "storage: applied " << events.size() << " events, position "
+            << state.applied_position;
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    *soci_failed = true;
+    return ErrorStatus(e, at.Describe(events, state));
+  }
+}
+
 }  // namespace
 
+// Storage's state and helpers; the public methods are Storage's own, below.
 class Storage::Impl {
  public:
   Impl(ConnectionConfig cfg, const StorageOptions& options)
@@ -280,15 +410,6 @@ class Storage::Impl {
 
   absl::Status Init();
 
-  const std::string& backend() const { return cfg_.backend_name; }
-  absl::Status ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
-  absl::StatusOr<ReplState> GetReplState();
-  absl::StatusOr<v1::Record> GetRecord(int64_t id);
-  absl::StatusOr<std::vector<v1::Record>> ListRecords(int64_t after_id, int limit);
-  absl::StatusOr<int64_t> MaxRecordId();
-  absl::StatusOr<int64_t> CountRecords();
-
- private:
   // A connected and configured session.
   absl::StatusOr<std::unique_ptr<soci::session>> Connect(const std::string& connect);
   absl::Status CreateDatabase();
@@ -320,8 +441,7 @@ absl::StatusOr<std::unique_ptr<soci::session>> Storage::Impl::Connect(const std:
   try {
     sql = std::make_unique<soci::session>(connect);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot connect to ", cfg_.display, ": ", e.what()));
+    return absl::UnavailableError(absl::StrCat("cannot connect to ", cfg_.display, ": ", e.what()));
   }
   if (cfg_.backend == Backend::kSqlite) {
     absl::Status s = RunSql(absl::StrCat("configuring ", cfg_.display), [&] {
@@ -344,8 +464,8 @@ absl::StatusOr<std::unique_ptr<soci::session>> Storage::Impl::Connect(const std:
 absl::Status Storage::Impl::CreateDatabase() {
   ASSIGN_OR_RETURN(std::unique_ptr<soci::session> sql, Connect(cfg_.bootstrap));
   // The name was validated as [A-Za-z0-9_]+, so quoting it with backticks is safe.
-  const std::string ddl = absl::StrCat("CREATE DATABASE IF NOT EXISTS `", cfg_.database,
-                                       "` CHARACTER SET utf8mb4");
+  const std::string ddl =
+      absl::StrCat("CREATE DATABASE IF NOT EXISTS `", cfg_.database, "` CHARACTER SET utf8mb4");
   return RunSql(ddl, [&] {
     *sql << ddl;
     return absl::OkStatus();
@@ -356,15 +476,48 @@ absl::Status Storage::Impl::OpenWriterLocked() {
   ASSIGN_OR_RETURN(std::unique_ptr<soci::session> sql, Connect(cfg_.connect));
   auto w = std::make_unique<Writer>();
   w->sql = std::move(sql);
-  soci::session& s = *w->sql;
+  std::string text;
+  // Prepares `text` with `bind` adding its use() elements.
+  auto prepare = [&](auto&& bind) {
+    auto st = std::make_unique<soci::statement>(*w->sql);
+    bind(*st);
+    st->alloc();
+    st->prepare(text);
+    st->define_and_bind();
+    return st;
+  };
   RETURN_IF_ERROR(RunSql(absl::StrCat("preparing statements on ", cfg_.display), [&] {
-    w->upsert = std::make_unique<soci::statement>(
-        (s.prepare << schema_.upsert, soci::use(w->id, "id"), soci::use(w->content, "content"),
-         soci::use(w->created_at_us, "created"), soci::use(w->updated_at_us, "updated")));
-    w->erase = std::make_unique<soci::statement>((s.prepare << kDeleteSql, soci::use(w->id, "id")));
-    w->set_state = std::make_unique<soci::statement>(
-        (s.prepare << kSetStateSql, soci::use(w->position, "position"), soci::use(w->gtid, "gtid"),
-         soci::use(w->timestamp_us, "ts"), soci::use(w->gtid_set, "gtid_set")));
+    for (int level = 0; level < schema_.chunk_levels; ++level) {
+      const size_t n = size_t{1} << level;
+      std::vector<std::string> tuples, ids;
+      for (size_t j = 0; j < n; ++j) {
+        tuples.push_back(absl::StrFormat("(:i%d, :c%d, :a%d, :u%d)", j, j, j, j));
+        ids.push_back(absl::StrCat(":d", j));
+      }
+      text = absl::StrCat("INSERT INTO records (id, content, created_at_us, updated_at_us) VALUES ",
+                          absl::StrJoin(tuples, ", "), schema_.upsert_tail);
+      w->upserts.push_back(prepare([&](soci::statement& st) {
+        for (size_t j = 0; j < n; ++j) {
+          RowVars& r = w->rows[j];
+          st.exchange(soci::use(r.id, absl::StrCat("i", j)));
+          st.exchange(soci::use(r.content, absl::StrCat("c", j)));
+          st.exchange(soci::use(r.created_at_us, absl::StrCat("a", j)));
+          st.exchange(soci::use(r.updated_at_us, absl::StrCat("u", j)));
+        }
+      }));
+      text = absl::StrCat("DELETE FROM records WHERE id IN (", absl::StrJoin(ids, ", "), ")");
+      w->deletes.push_back(prepare([&](soci::statement& st) {
+        for (size_t j = 0; j < n; ++j)
+          st.exchange(soci::use(w->delete_ids[j], absl::StrCat("d", j)));
+      }));
+    }
+    text = kSetStateSql;
+    w->set_state = prepare([&](soci::statement& st) {
+      st.exchange(soci::use(w->position, "position"));
+      st.exchange(soci::use(w->gtid, "gtid"));
+      st.exchange(soci::use(w->timestamp_us, "ts"));
+      st.exchange(soci::use(w->gtid_set, "gtid_set"));
+    });
     return absl::OkStatus();
   }));
   writer_ = std::move(w);
@@ -376,9 +529,7 @@ absl::Status Storage::Impl::Init() {
   absl::MutexLock lock(&write_mu_);
   {
     ASSIGN_OR_RETURN(std::unique_ptr<soci::session> sql, Connect(cfg_.connect));
-    std::vector<std::string> statements = schema_.create;
-    statements.push_back(schema_.insert_state_row);
-    for (const std::string& ddl : statements) {
+    for (const std::string& ddl : schema_.create) {
       RETURN_IF_ERROR(RunSql(absl::StrCat("creating schema on ", cfg_.display, ": ", ddl), [&] {
         *sql << ddl;
         return absl::OkStatus();
@@ -404,79 +555,23 @@ absl::Status Storage::Impl::Init() {
   return absl::OkStatus();
 }
 
-absl::Status Storage::Impl::ApplyBatch(absl::Span<const v1::BinlogEvent> events,
-                                       const ReplState& state) {
-  absl::MutexLock lock(&write_mu_);
-  if (writer_ == nullptr) RETURN_IF_ERROR(OpenWriterLocked());
-  Writer& w = *writer_;
-  enum class Phase { kBegin, kEvents, kState, kCommit, kRollback };
-  Phase phase = Phase::kBegin;
-  size_t i = 0;
-  auto context = [&]() -> std::string {
-    const std::string batch = absl::StrCat("applying batch of ", events.size(), " events");
-    switch (phase) {
-      case Phase::kBegin:
-        return absl::StrCat(batch, ": BEGIN");
-      case Phase::kEvents: {
-        const v1::BinlogEvent& e = events[i];
-        return absl::StrCat(batch, ": event ", i, " (position ", e.position(), ", gtid ", e.gtid(),
-                            ", ", v1::RowOp_Name(e.op()), " id ", e.record().id(), ")");
-      }
-      case Phase::kState:
-        return absl::StrCat(batch, ": ", kSetStateSql, " (applied_position ",
-                            state.applied_position, ")");
-      case Phase::kCommit:
-        return absl::StrCat(batch, ": COMMIT");
-      case Phase::kRollback:
-        return absl::StrCat(batch, ": ROLLBACK");
-    }
-    return batch;
-  };
-  absl::Status status;
-  try {
-    soci::transaction tx(*w.sql);
-    phase = Phase::kEvents;
-    for (; i < events.size(); ++i) {
-      const v1::BinlogEvent& e = events[i];
-      w.id = e.record().id();
-      switch (e.op()) {
-        case v1::ROW_OP_INSERT:
-        case v1::ROW_OP_UPDATE:
-          w.content = e.record().content();
-          w.created_at_us = e.record().created_at_us();
-          w.updated_at_us = e.record().updated_at_us();
-          w.upsert->execute(true);
-          break;
-        case v1::ROW_OP_DELETE:
-          w.erase->execute(true);
-          break;
-        default: {
-          const std::string message =
-              absl::StrCat(context(), ": unsupported row op ", static_cast<int>(e.op()));
-          phase = Phase::kRollback;
-          tx.rollback();
-          return absl::InvalidArgumentError(message);
-        }
-      }
-    }
-    phase = Phase::kState;
-    w.position = static_cast<long long>(state.applied_position);
-    w.gtid = state.applied_gtid;
-    w.timestamp_us = state.applied_timestamp_us;
-    w.gtid_set = state.executed_gtid_set;
-    w.set_state->execute(true);
-    phase = Phase::kCommit;
-    tx.commit();
-    VLOG(2) << "storage: applied " << events.size() << " events, position "
-            << state.applied_position;
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    status = ErrorStatus(e, context());
+absl::Status Storage::ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state) {
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.write_mu_);
+  // Batches are idempotent: one that failed on a lost connection is retried once on a new session
+  // when the old one was opened before this call (a restarted server, an idle timeout).
+  for (int attempt = 0;; ++attempt) {
+    const bool reused = impl.writer_ != nullptr;
+    if (!reused) RETURN_IF_ERROR(impl.OpenWriterLocked());
+    bool soci_failed = false;
+    absl::Status status = ApplyOnce(*impl.writer_, impl.cfg_.backend, events, state, &soci_failed);
+    if (status.ok() || !soci_failed) return status;
+    // After a SOCI error the session's transaction state is uncertain: start afresh.
+    impl.writer_.reset();
+    LOG(WARNING) << "storage: " << status;
+    if (!absl::IsUnavailable(status) || !reused || attempt > 0) return status;
+    LOG(WARNING) << "storage: retrying the batch on a new session";
   }
-  // After a SOCI error the session's transaction state is uncertain: start afresh next time.
-  writer_.reset();
-  LOG(WARNING) << "storage: " << status;
-  return status;
 }
 
 absl::StatusOr<std::unique_ptr<soci::session>> Storage::Impl::Borrow(bool* reused) {
@@ -484,8 +579,7 @@ absl::StatusOr<std::unique_ptr<soci::session>> Storage::Impl::Borrow(bool* reuse
   {
     absl::MutexLock lock(&pool_mu_);
     pool_mu_.Await(absl::Condition(
-        +[](std::vector<std::unique_ptr<soci::session>>* idle) { return !idle->empty(); },
-        &idle_));
+        +[](std::vector<std::unique_ptr<soci::session>>* idle) { return !idle->empty(); }, &idle_));
     sql = std::move(idle_.back());
     idle_.pop_back();
   }
@@ -520,11 +614,11 @@ auto Storage::Impl::WithReader(absl::string_view context, F&& f)
   }
 }
 
-absl::StatusOr<ReplState> Storage::Impl::GetReplState() {
+absl::StatusOr<ReplState> Storage::GetReplState() {
   static constexpr char kSql[] =
       "SELECT applied_position, applied_gtid, applied_timestamp_us, executed_gtid_set"
       " FROM semisync_repl_state WHERE id = 1";
-  return WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<ReplState> {
+  return impl_->WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<ReplState> {
     long long position = 0;
     long long timestamp_us = 0;
     ReplState state;
@@ -539,10 +633,10 @@ absl::StatusOr<ReplState> Storage::Impl::GetReplState() {
   });
 }
 
-absl::StatusOr<v1::Record> Storage::Impl::GetRecord(int64_t id) {
+absl::StatusOr<v1::Record> Storage::GetRecord(int64_t id) {
   static constexpr char kSql[] =
       "SELECT content, created_at_us, updated_at_us FROM records WHERE id = :id";
-  return WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<v1::Record> {
+  return impl_->WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<v1::Record> {
     long long key = id;
     std::string content;
     long long created_at_us = 0;
@@ -559,44 +653,45 @@ absl::StatusOr<v1::Record> Storage::Impl::GetRecord(int64_t id) {
   });
 }
 
-absl::StatusOr<std::vector<v1::Record>> Storage::Impl::ListRecords(int64_t after_id, int limit) {
+absl::StatusOr<std::vector<v1::Record>> Storage::ListRecords(int64_t after_id, int limit) {
   static constexpr char kSql[] =
       "SELECT id, content, created_at_us, updated_at_us FROM records WHERE id > :after"
       " ORDER BY id LIMIT :limit";
   const long long n = std::clamp(limit, 1, kMaxListLimit);
-  return WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<std::vector<v1::Record>> {
-    long long after = after_id;
-    // The vectors' size is the fetch size. At least 2: SOCI 4.0.3's sqlite3 backend fetches no
-    // rows into vectors of size 1. LIMIT keeps the result at n rows.
-    const size_t fetch = std::max<long long>(n, 2);
-    std::vector<long long> ids(fetch), created(fetch), updated(fetch);
-    std::vector<std::string> contents(fetch);
-    sql << kSql, soci::into(ids), soci::into(contents), soci::into(created), soci::into(updated),
-        soci::use(after, "after"), soci::use(n, "limit");
-    if (!sql.got_data()) return std::vector<v1::Record>();
-    std::vector<v1::Record> records(ids.size());
-    for (size_t i = 0; i < ids.size(); ++i) {
-      records[i].set_id(ids[i]);
-      records[i].set_content(std::move(contents[i]));
-      records[i].set_created_at_us(created[i]);
-      records[i].set_updated_at_us(updated[i]);
-    }
-    return records;
-  });
+  return impl_->WithReader(
+      kSql, [&](soci::session& sql) -> absl::StatusOr<std::vector<v1::Record>> {
+        long long after = after_id;
+        // The vectors' size is the fetch size. At least 2: SOCI 4.0.3's sqlite3 backend fetches no
+        // rows into vectors of size 1. LIMIT keeps the result at n rows.
+        const size_t fetch = std::max<long long>(n, 2);
+        std::vector<long long> ids(fetch), created(fetch), updated(fetch);
+        std::vector<std::string> contents(fetch);
+        sql << kSql, soci::into(ids), soci::into(contents), soci::into(created),
+            soci::into(updated), soci::use(after, "after"), soci::use(n, "limit");
+        if (!sql.got_data()) return std::vector<v1::Record>();
+        std::vector<v1::Record> records(ids.size());
+        for (size_t i = 0; i < ids.size(); ++i) {
+          records[i].set_id(ids[i]);
+          records[i].set_content(std::move(contents[i]));
+          records[i].set_created_at_us(created[i]);
+          records[i].set_updated_at_us(updated[i]);
+        }
+        return records;
+      });
 }
 
-absl::StatusOr<int64_t> Storage::Impl::MaxRecordId() {
+absl::StatusOr<int64_t> Storage::MaxRecordId() {
   static constexpr char kSql[] = "SELECT COALESCE(MAX(id), 0) FROM records";
-  return WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<int64_t> {
+  return impl_->WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<int64_t> {
     long long max_id = 0;
     sql << kSql, soci::into(max_id);
     return static_cast<int64_t>(max_id);
   });
 }
 
-absl::StatusOr<int64_t> Storage::Impl::CountRecords() {
+absl::StatusOr<int64_t> Storage::CountRecords() {
   static constexpr char kSql[] = "SELECT COUNT(*) FROM records";
-  return WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<int64_t> {
+  return impl_->WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<int64_t> {
     long long count = 0;
     sql << kSql, soci::into(count);
     return static_cast<int64_t>(count);
@@ -615,23 +710,6 @@ absl::StatusOr<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opt
 Storage::Storage(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Storage::~Storage() = default;
 
-const std::string& Storage::backend() const { return impl_->backend(); }
-
-absl::Status Storage::ApplyBatch(absl::Span<const v1::BinlogEvent> events,
-                                 const ReplState& state) {
-  return impl_->ApplyBatch(events, state);
-}
-
-absl::StatusOr<ReplState> Storage::GetReplState() { return impl_->GetReplState(); }
-
-absl::StatusOr<v1::Record> Storage::GetRecord(int64_t id) { return impl_->GetRecord(id); }
-
-absl::StatusOr<std::vector<v1::Record>> Storage::ListRecords(int64_t after_id, int limit) {
-  return impl_->ListRecords(after_id, limit);
-}
-
-absl::StatusOr<int64_t> Storage::MaxRecordId() { return impl_->MaxRecordId(); }
-
-absl::StatusOr<int64_t> Storage::CountRecords() { return impl_->CountRecords(); }
+const std::string& Storage::backend() const { return impl_->cfg_.backend_name; }
 
 }  // namespace semisync

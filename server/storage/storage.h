@@ -2,19 +2,31 @@
 // project that touches SOCI; every soci::soci_error ends here and becomes an absl::Status.
 //
 // Backends: "sqlite3://db=/path/file.db" (embedded, the default) and
-// "mysql://host=H port=P db=D user=U password=W" (MySQL/MariaDB). Both get the same schema:
+// "mysql://host=H port=P db=D user=U password=W" (MySQL/MariaDB; db= is required, D must be
+// [A-Za-z0-9_]+; charset=utf8mb4 and connect_timeout=10 are added unless given). Both get the same
+// schema (SQLite spells the key INTEGER PRIMARY KEY, its 64-bit rowid; MySQL tables are InnoDB,
+// utf8mb4, with LONGTEXT for the TEXT columns):
 //   records(id BIGINT PRIMARY KEY, content TEXT, created_at_us BIGINT, updated_at_us BIGINT)
 //   semisync_repl_state(id INT PRIMARY KEY (always 1), applied_position BIGINT,
-//                       applied_gtid VARCHAR, applied_timestamp_us BIGINT,
+//                       applied_gtid VARCHAR(128), applied_timestamp_us BIGINT,
 //                       executed_gtid_set TEXT)
-// Open() creates them when missing (and, for MySQL, the database named by db=).
+// Open() creates them when missing (and, for MySQL, the database named by db=), and the state row
+// (all zero / empty). SQLite sessions use journal_mode=WAL and busy_timeout=5000 ms.
 //
 // Applying events is idempotent: inserts and updates are upserts of the full row image, deletes
 // delete by id; each ApplyBatch commits the rows together with the new applied position in one
-// database transaction, so a crash leaves either all or none of a batch.
+// database transaction, so a crash leaves either all or none of a batch. On MySQL a batch is
+// applied as multi-row statements of the last event per id (same result, ~batch/64 round trips).
 //
-// Threads: one writer thread at a time calls ApplyBatch (the session it uses is private to it);
-// the read methods are thread-safe and use a pool of sessions.
+// Errors: InvalidArgument for a bad connection string or an event with an unknown op (the batch is
+// rolled back); Unavailable when the database cannot be reached or the connection was lost;
+// Internal for other database errors (the message names the SQL or event). A session that lost its
+// connection is replaced; ApplyBatch and the reads, being idempotent, retry once on a new session
+// when a session that had been idle turns out to be dead (server restart, idle timeout).
+//
+// Threads: ApplyBatch calls are serialized on one private writer session (one writer thread is
+// the intended use); the read methods are thread-safe and each borrows one of `read_sessions`
+// pooled sessions, waiting when all are busy. Destroy the Storage after all calls returned.
 #ifndef SEMISYNC_SERVER_STORAGE_STORAGE_H_
 #define SEMISYNC_SERVER_STORAGE_STORAGE_H_
 
@@ -35,7 +47,7 @@ namespace semisync {
 struct StorageOptions {
   // SOCI connection string, see above.
   std::string connection;
-  // Read sessions in the pool.
+  // Read sessions in the pool (at least 1).
   int read_sessions = 4;
   // SQLite only: synchronous=FULL when true (every commit fsynced), NORMAL (WAL) when false.
   // The master sets false: its binlog is the source of truth and recovery re-applies its tail.
@@ -63,9 +75,9 @@ class Storage {
   absl::Status ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
 
   absl::StatusOr<ReplState> GetReplState();
-  // NotFound when there is no record with that id.
+  // NotFound ("record N not found") when there is no record with that id.
   absl::StatusOr<v1::Record> GetRecord(int64_t id);
-  // Records with id > after_id in id order, at most `limit`.
+  // Records with id > after_id in id order, at most `limit` (clamped to [1, 10000]).
   absl::StatusOr<std::vector<v1::Record>> ListRecords(int64_t after_id, int limit);
   // Highest id in the table, 0 when empty.
   absl::StatusOr<int64_t> MaxRecordId();

@@ -1,6 +1,5 @@
 #include "common/segmented_log.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>

@@ -1,5 +1,5 @@
-// Storage on both backends: every test runs on SQLite (a temp file) and on MariaDB (a fresh database
-// on the fixture's test server). MariaDB tests fail, not skip, when the server is missing.
+// Storage on both backends: every test runs on SQLite (a temp file) and on MariaDB (a fresh
+// database on the fixture's test server). MariaDB tests fail, not skip, when the server is missing.
 #include "server/storage/storage.h"
 
 #include <netinet/in.h>
@@ -36,10 +36,10 @@ std::ostream& operator<<(std::ostream& os, const ReplState& s) {
 
 namespace {
 
-#define ASSERT_OK(expr)                     \
-  do {                                      \
-    const absl::Status _st = (expr);        \
-    ASSERT_TRUE(_st.ok()) << _st;           \
+#define ASSERT_OK(expr)              \
+  do {                               \
+    const absl::Status _st = (expr); \
+    ASSERT_TRUE(_st.ok()) << _st;    \
   } while (0)
 #define ST_CONCAT_INNER(a, b) a##b
 #define ST_CONCAT(a, b) ST_CONCAT_INNER(a, b)
@@ -191,7 +191,7 @@ TEST_P(StorageTest, ContentRoundTripsUnicodeQuotesAndEmpty) {
 TEST_P(StorageTest, ApplyIsIdempotent) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
   std::vector<v1::BinlogEvent> batch = {Insert(1, 1, "a"), Insert(2, 2, "b"), Update(3, 1, "a2"),
-                                        Delete(4, 2), Insert(5, 3, "c"), Delete(6, 99)};
+                                        Delete(4, 2),      Insert(5, 3, "c"), Delete(6, 99)};
   ASSERT_OK(storage->ApplyBatch(batch, StateAt(6)));
   const std::vector<std::string> once = Snapshot(*storage);
   ASSERT_OK_AND_ASSIGN(ReplState state_once, storage->GetReplState());
@@ -224,6 +224,56 @@ TEST_P(StorageTest, BatchIsAtomic) {
   ASSERT_OK(storage->ApplyBatch({Insert(2, 2, "two")}, StateAt(2)));
   ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
   EXPECT_EQ(count, 2);
+}
+
+// On MySQL the batch is applied as multi-row statements of the last event per id; on either
+// backend the result must be that of applying the events in order.
+TEST_P(StorageTest, RepeatedIdsInOneBatchApplyInOrder) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  ASSERT_OK(storage->ApplyBatch({Insert(1, 3, "three")}, StateAt(1)));
+  std::vector<v1::BinlogEvent> batch = {
+      Insert(2, 1, "first"), Delete(3, 1),           Insert(4, 1, "again"),     // 1: again
+      Insert(5, 2, "two"),   Update(6, 2, "two v2"), Delete(7, 2),              // 2: gone
+      Delete(8, 3),          Insert(9, 3, "back"),   Update(10, 3, "back v2"),  // 3: back v2
+  };
+  ASSERT_OK(storage->ApplyBatch(batch, StateAt(10)));
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Record> all, storage->ListRecords(0, 100));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].ShortDebugString(), batch[2].record().ShortDebugString());
+  EXPECT_EQ(all[1].ShortDebugString(), batch[8].record().ShortDebugString());
+}
+
+// A failure inside the database (here a trigger refusing to delete record 666), after other rows
+// of the batch were written, rolls the whole batch back; the writer recovers afterwards.
+TEST_P(StorageTest, DatabaseErrorRollsBackTheBatch) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  ASSERT_OK(storage->ApplyBatch({Insert(1, 1, "kept"), Insert(2, 666, "guarded")}, StateAt(2)));
+  const std::vector<std::string> before = Snapshot(*storage);
+  ASSERT_OK(test_util::ExecuteSqlForTest(
+      connection_,
+      IsSqlite() ? "CREATE TRIGGER guard BEFORE DELETE ON records FOR EACH ROW WHEN OLD.id = 666"
+                   " BEGIN SELECT RAISE(ABORT, 'record 666 is guarded'); END"
+                 : "CREATE TRIGGER guard BEFORE DELETE ON records FOR EACH ROW BEGIN"
+                   " IF OLD.id = 666 THEN SIGNAL SQLSTATE '45000'"
+                   " SET MESSAGE_TEXT = 'record 666 is guarded'; END IF; END"));
+
+  std::vector<v1::BinlogEvent> batch = {Update(3, 1, "changed"), Insert(4, 5, "five"),
+                                        Delete(5, 666)};
+  absl::Status s = storage->ApplyBatch(batch, StateAt(5));
+  EXPECT_TRUE(absl::IsInternal(s)) << s;
+  EXPECT_NE(s.message().find("record 666 is guarded"), std::string::npos) << s;
+  EXPECT_EQ(Snapshot(*storage), before);
+  ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(2));
+
+  ASSERT_OK(test_util::ExecuteSqlForTest(connection_, "DROP TRIGGER guard"));
+  ASSERT_OK(storage->ApplyBatch(batch, StateAt(5)));
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Record> all, storage->ListRecords(0, 100));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].content(), "changed");
+  EXPECT_EQ(all[1].id(), 5);
+  ASSERT_OK_AND_ASSIGN(state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(5));
 }
 
 TEST_P(StorageTest, ReplStatePersistsAcrossReopen) {
@@ -294,8 +344,8 @@ TEST_P(StorageTest, MaxRecordIdAndCount) {
   ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
   EXPECT_EQ(max_id, 0);
   EXPECT_EQ(count, 0);
-  ASSERT_OK(storage->ApplyBatch({Insert(1, 3, "a"), Insert(2, 10, "b"), Insert(3, 7, "c")},
-                                StateAt(3)));
+  ASSERT_OK(
+      storage->ApplyBatch({Insert(1, 3, "a"), Insert(2, 10, "b"), Insert(3, 7, "c")}, StateAt(3)));
   ASSERT_OK_AND_ASSIGN(max_id, storage->MaxRecordId());
   ASSERT_OK_AND_ASSIGN(count, storage->CountRecords());
   EXPECT_EQ(max_id, 10);
@@ -330,12 +380,12 @@ TEST_P(StorageTest, BadConnectionStringIsInvalidArgument) {
 // For SQLite, the equivalent: a database file in a directory that does not exist.
 TEST_P(StorageTest, UnreachableMysqlIsUnavailable) {
   StorageOptions options;
-  options.connection =
-      IsSqlite() ? absl::StrCat("sqlite3://db=", dir_, "/no/such/dir/records.db")
-                 : absl::StrCat("mysql://host=127.0.0.1 port=", UnusedPort(),
-                                " db=unreachable user=semisync password=secret");
+  options.connection = IsSqlite() ? absl::StrCat("sqlite3://db=", dir_, "/no/such/dir/records.db")
+                                  : absl::StrCat("mysql://host=127.0.0.1 port=", UnusedPort(),
+                                                 " db=unreachable user=semisync password=secret");
   absl::StatusOr<std::unique_ptr<Storage>> storage = Storage::Open(options);
   EXPECT_TRUE(absl::IsUnavailable(storage.status())) << storage.status();
+  LOG(INFO) << storage.status();
   EXPECT_EQ(storage.status().message().find("secret"), std::string::npos)
       << "password leaked: " << storage.status();
 }
@@ -398,9 +448,8 @@ TEST_P(StorageTest, LargeBatchThroughput) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  LOG(INFO) << GetParam() << ": applied " << kEvents << " events in batches of " << kBatch
-            << " in " << seconds << " s: " << static_cast<int64_t>(kEvents / seconds)
-            << " events/s";
+  LOG(INFO) << GetParam() << ": applied " << kEvents << " events in batches of " << kBatch << " in "
+            << seconds << " s: " << static_cast<int64_t>(kEvents / seconds) << " events/s";
 
   ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
   EXPECT_EQ(state, StateAt(kEvents));
@@ -427,6 +476,39 @@ TEST_P(StorageTest, LargeBatchThroughput) {
     ASSERT_EQ(r.content(), it->second) << "record " << r.id();
     ++it;
   }
+}
+
+// MySQL only: every connection of the storage is killed by the server (as by a restart or an idle
+// timeout); the next write and reads succeed on new sessions (each retried once, as idempotent).
+TEST(StorageMysqlTest, RecoversAfterServerKillsItsConnections) {
+  const std::string db = test_util::UniqueTestName("storage_kill");
+  ASSERT_OK_AND_ASSIGN(const std::string connection, test_util::MariaDbConnectionForTest(db));
+  ASSERT_OK(test_util::DropMariaDbDatabaseForTest(db));
+  StorageOptions options;
+  options.connection = connection;
+  options.read_sessions = 2;
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Storage::Open(options));
+    ASSERT_OK(storage->ApplyBatch({Insert(1, 1, "a")}, StateAt(1)));
+    ASSERT_OK(storage->CountRecords().status());
+
+    // An anonymous block (MariaDB) killing every other connection using this database.
+    ASSERT_OK(test_util::ExecuteSqlForTest(
+        connection, absl::StrCat("BEGIN NOT ATOMIC FOR c IN (SELECT id FROM"
+                                 " information_schema.PROCESSLIST WHERE db = '",
+                                 db,
+                                 "' AND id <> CONNECTION_ID()) DO KILL CONNECTION c.id;"
+                                 " END FOR; END")));
+
+    for (int i = 0; i < 3; ++i) {  // more reads than pooled sessions: each is dead once
+      ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+      EXPECT_EQ(state, StateAt(1));
+    }
+    ASSERT_OK(storage->ApplyBatch({Insert(2, 2, "b")}, StateAt(2)));
+    ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+    EXPECT_EQ(count, 2);
+  }
+  ASSERT_OK(test_util::DropMariaDbDatabaseForTest(db));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StorageTest, ::testing::Values("sqlite", "mariadb"),

@@ -44,7 +44,8 @@ bool IsValidDbName(const std::string& name) {
 absl::StatusOr<int> MariaDbPortForTest() {
   const char* dir = getenv(kMariaDbDirEnv);
   if (dir == nullptr || *dir == '\0') {
-    return absl::FailedPreconditionError(absl::StrCat(kNotRunning, " ($", kMariaDbDirEnv, " unset)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(kNotRunning, " ($", kMariaDbDirEnv, " unset)"));
   }
   const std::string path = absl::StrCat(dir, "/port");
   std::ifstream in(path);
@@ -77,11 +78,21 @@ absl::Status DropMariaDbDatabaseForTest(const std::string& db_name) {
   absl::StatusOr<int> port = MariaDbPortForTest();
   if (!port.ok()) return port.status();
   try {
-    soci::session sql(absl::StrCat("mysql://host=127.0.0.1 port=", *port,
-                                   " user=semisync password=semisync"));
+    soci::session sql(
+        absl::StrCat("mysql://host=127.0.0.1 port=", *port, " user=semisync password=semisync"));
     sql << "DROP DATABASE IF EXISTS `" << db_name << "`";
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("dropping test database ", db_name, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExecuteSqlForTest(const std::string& connection, const std::string& sql) {
+  try {
+    soci::session session(connection);
+    session << sql;
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("executing \"", sql, "\": ", e.what()));
   }
   return absl::OkStatus();
 }

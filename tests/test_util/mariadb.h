@@ -32,6 +32,11 @@ absl::StatusOr<std::string> MariaDbConnectionForTest(const std::string& db_name)
 // DROP DATABASE IF EXISTS db_name on the test server (db_name must be [A-Za-z0-9_]+).
 absl::Status DropMariaDbDatabaseForTest(const std::string& db_name);
 
+// Runs one SQL statement on a fresh SOCI session to `connection` (any SOCI connection string, e.g.
+// "sqlite3://db=/tmp/x.db" or one from MariaDbConnectionForTest()): for tests that reach behind the
+// code under test (install a trigger, break a table). Internal with the error on failure.
+absl::Status ExecuteSqlForTest(const std::string& connection, const std::string& sql);
+
 // prefix + "_" + pid + "_" + a per-process counter; only [A-Za-z0-9_] (other characters of the
 // prefix become '_'), at most 64 characters: valid as a MySQL database name and as a file name.
 std::string UniqueTestName(const std::string& prefix);
