@@ -8,6 +8,12 @@
 
 namespace semisync {
 
+std::string ExecutedGtidSet(const std::string& uuid, uint64_t end) {
+  if (end == 0) return "";
+  if (end == 1) return absl::StrCat(uuid, ":1");
+  return absl::StrCat(uuid, ":1-", end);
+}
+
 absl::Status BinlogReader::Read(uint64_t limit, size_t max_events, size_t max_bytes,
                                 std::vector<v1::BinlogEvent>* out) {
   records_.clear();

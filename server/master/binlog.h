@@ -19,6 +19,9 @@
 
 namespace semisync {
 
+// The executed GTID set of a master whose binlog ends at `end`: "uuid:1-end" ("uuid:1", "").
+std::string ExecutedGtidSet(const std::string& uuid, uint64_t end);
+
 // Reads events in position order; see LogReader.
 class BinlogReader {
  public:

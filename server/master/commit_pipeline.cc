@@ -215,7 +215,7 @@ absl::Status CommitPipeline::CommitToDatabase(const Group& g) {
   state.applied_position = last.position();
   state.applied_gtid = last.gtid();
   state.applied_timestamp_us = last.timestamp_us();
-  state.executed_gtid_set = absl::StrCat(options_.server_uuid, ":1-", last.position());
+  state.executed_gtid_set = ExecutedGtidSet(options_.server_uuid, last.position());
   RETURN_IF_ERROR(storage_->ApplyBatch(g.events, state));
   absl::MutexLock l(&overlay_mu_);
   for (const v1::BinlogEvent& e : g.events) {

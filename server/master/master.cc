@@ -132,7 +132,7 @@ absl::Status Master::Recover() {
     next.applied_position = last.position();
     next.applied_gtid = last.gtid();
     next.applied_timestamp_us = last.timestamp_us();
-    next.executed_gtid_set = absl::StrCat(uuid_, ":1-", last.position());
+    next.executed_gtid_set = ExecutedGtidSet(uuid_, last.position());
     RETURN_IF_ERROR(storage_->ApplyBatch(events, next));
     pos = last.position();
   }
@@ -146,7 +146,7 @@ v1::MasterStatus Master::Status() const {
   s.set_server_uuid(uuid_);
   const uint64_t end = binlog_->EndPosition();
   s.set_binlog_end_position(end);
-  s.set_executed_gtid_set(end == 0 ? "" : absl::StrCat(uuid_, ":1-", end));
+  s.set_executed_gtid_set(ExecutedGtidSet(uuid_, end));
   s.set_oldest_position(binlog_->OldestPosition());
   s.set_binlog_bytes(binlog_->TotalBytes());
   absl::StatusOr<ReplState> state = storage_->GetReplState();

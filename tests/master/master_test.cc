@@ -102,6 +102,8 @@ TEST(MasterTest, WritesCarryGtidsAndConsecutivePositions) {
   v1::MasterStatus status = m.master()->Status();
   EXPECT_EQ(status.binlog_end_position(), 3u);
   EXPECT_EQ(status.executed_gtid_set(), uuid + ":1-3");
+  EXPECT_EQ(ExecutedGtidSet(uuid, 1), uuid + ":1");
+  EXPECT_EQ(ExecutedGtidSet(uuid, 0), "");
   EXPECT_EQ(status.applied_position(), 3u);
 }
 
