@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "common/crc32c.h"
 #include "common/log_format.h"
+#include "common/posix_file.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 
@@ -28,70 +29,6 @@ namespace {
 
 namespace lf = log_format;
 namespace fs = std::filesystem;
-
-absl::Status PosixError(absl::string_view op, const std::string& path, int err) {
-  std::string msg = absl::StrCat(op, " ", path, ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT: return absl::NotFoundError(msg);
-    case EACCES: case EPERM: case EROFS: return absl::PermissionDeniedError(msg);
-    case ENOSPC: case EDQUOT: return absl::ResourceExhaustedError(msg);
-    default: return absl::InternalError(msg);
-  }
-}
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    Reset(std::exchange(o.fd_, -1));
-    return *this;
-  }
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-absl::StatusOr<UniqueFd> OpenFile(const std::string& path, int flags) {
-  int fd;
-  do {
-    fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return PosixError("open", path, errno);
-  return UniqueFd(fd);
-}
-
-absl::Status SyncDir(const std::string& dir) {
-  ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(dir, O_RDONLY | O_DIRECTORY));
-  if (::fsync(fd.get()) != 0) return PosixError("fsync directory", dir, errno);
-  return absl::OkStatus();
-}
-
-absl::Status DataSync(int fd, const std::string& path) {
-  if (::fdatasync(fd) != 0) return PosixError("fdatasync", path, errno);
-  return absl::OkStatus();
-}
-
-absl::Status WriteAll(int fd, const std::string& path, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return PosixError("write", path, errno);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return absl::OkStatus();
-}
 
 std::string SegmentPath(const LogOptions& o, uint64_t first) {
   return (fs::path(o.dir) / absl::StrFormat("%s.%0*d", o.prefix, lf::kFileNameDigits, first))
@@ -110,59 +47,6 @@ bool ParseSegmentName(const std::string& prefix, absl::string_view name, uint64_
 absl::Status Corrupt(const std::string& path, uint64_t offset, absl::string_view what) {
   return absl::DataLossError(absl::StrCat(path, " at offset ", offset, ": ", what));
 }
-
-// Buffered pread(2) over a file that may still be growing (the active segment). Bytes once
-// written never change, so buffered bytes stay valid; a request past the buffer re-reads.
-class FileReader {
- public:
-  FileReader(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-
-  // Makes [off, off + n) available at *data. Returns the number of bytes available, < n only at
-  // the end of the file.
-  absl::StatusOr<size_t> Fill(uint64_t off, size_t n, const char** data) {
-    if (off >= buf_off_ && off + n <= buf_off_ + buf_len_) {
-      *data = buf_.data() + (off - buf_off_);
-      return n;
-    }
-    size_t want = std::max(n, kChunk);
-    if (buf_.size() < want) buf_.resize(want);
-    size_t got = 0;
-    while (got < want) {
-      ssize_t r = ::pread(fd_, &buf_[got], want - got, static_cast<off_t>(off + got));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        buf_len_ = 0;
-        return PosixError("read", path_, errno);
-      }
-      if (r == 0) break;
-      got += static_cast<size_t>(r);
-    }
-    buf_off_ = off;
-    buf_len_ = got;
-    *data = buf_.data();
-    return std::min(n, got);
-  }
-
-  // True if every byte in [from, size) is zero.
-  absl::StatusOr<bool> ZeroFrom(uint64_t from, uint64_t size) {
-    while (from < size) {
-      const char* p;
-      ASSIGN_OR_RETURN(size_t got, Fill(from, std::min<uint64_t>(kChunk, size - from), &p));
-      if (got == 0) break;
-      if (std::any_of(p, p + got, [](char c) { return c != 0; })) return false;
-      from += got;
-    }
-    return true;
-  }
-
- private:
-  static constexpr size_t kChunk = 256 << 10;
-  int fd_;
-  std::string path_;
-  std::string buf_;
-  uint64_t buf_off_ = 0;
-  size_t buf_len_ = 0;
-};
 
 // What a segment holds at some offset.
 enum class At { kRecord, kEnd, kPartialHeader, kTooLong, kPartialRecord, kBadCrc };
