@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -160,11 +161,21 @@ class SegmentedLog::Impl {
   std::atomic<uint64_t> durable_{0};
   std::atomic<uint64_t> total_bytes_{0};
 
-  // Writer-only state (Append/Sync/Purge are called by one thread at a time).
-  UniqueFd active_fd_;
+  // The active segment, as Sync() sees it (Sync may run on another thread than Append; the
+  // shared fd stays open for a Sync in progress even if Append rotates meanwhile).
+  std::shared_ptr<UniqueFd> sync_fd_ ABSL_GUARDED_BY(mu_);
+  std::string sync_path_ ABSL_GUARDED_BY(mu_);
+  absl::Status error_ ABSL_GUARDED_BY(mu_);  // sticky: the first failed write or fsync
+
+  // Writer-only state (Append/Purge are called by one thread at a time).
+  std::shared_ptr<UniqueFd> active_fd_;
   std::string active_path_;
   uint64_t active_bytes_ = 0;
-  absl::Status error_;  // sticky: the first failed write or fsync
+
+  absl::Status Error() const {
+    absl::MutexLock l(&mu_);
+    return error_;
+  }
 };
 
 absl::StatusOr<std::vector<SegmentInfo>> SegmentedLog::Impl::ListSegments() const {
@@ -310,11 +321,17 @@ absl::Status SegmentedLog::Impl::Recover() {
   }
   if (!segs.empty()) {
     const SegmentInfo& active = segs.back();
-    ASSIGN_OR_RETURN(active_fd_, OpenFile(active.path, O_WRONLY));
-    if (::lseek(active_fd_.get(), 0, SEEK_END) < 0) return PosixError("seek", active.path, errno);
+    ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(active.path, O_WRONLY));
+    active_fd_ = std::make_shared<UniqueFd>(std::move(fd));
+    if (::lseek(active_fd_->get(), 0, SEEK_END) < 0) return PosixError("seek", active.path, errno);
     // What the scan found may only be in the page cache (the process died, not the machine).
-    RETURN_IF_ERROR(DataSync(active_fd_.get(), active.path));
+    RETURN_IF_ERROR(DataSync(active_fd_->get(), active.path));
     active_path_ = active.path;
+    {
+      absl::MutexLock l(&mu_);
+      sync_fd_ = active_fd_;
+      sync_path_ = active_path_;
+    }
     active_bytes_ = active.bytes;
     last_.store(active.last_position, std::memory_order_release);
     durable_.store(active.last_position, std::memory_order_release);
@@ -330,16 +347,17 @@ absl::Status SegmentedLog::Impl::Recover() {
 
 absl::Status SegmentedLog::Impl::Fail(const absl::Status& s) {
   LOG(ERROR) << "log " << options_.dir << " is unusable from now on: " << s;
-  error_ = s;
+  absl::MutexLock l(&mu_);
+  if (error_.ok()) error_ = s;
   return s;
 }
 
 absl::Status SegmentedLog::Impl::Rotate(uint64_t first) {
-  if (active_fd_.valid()) {
+  if (active_fd_ != nullptr) {
     // Seal the full segment first, so that only the last segment can ever have a torn tail.
-    absl::Status s = DataSync(active_fd_.get(), active_path_);
+    absl::Status s = DataSync(active_fd_->get(), active_path_);
     if (!s.ok()) return Fail(s);
-    active_fd_.Reset();
+    active_fd_.reset();
   }
   std::string path = SegmentPath(options_, first);
   absl::StatusOr<UniqueFd> fd = OpenFile(path, O_WRONLY | O_CREAT | O_EXCL);
@@ -351,18 +369,20 @@ absl::Status SegmentedLog::Impl::Rotate(uint64_t first) {
   if (s.ok()) s = DataSync(fd->get(), path);
   if (s.ok()) s = SyncDir(options_.dir);
   if (!s.ok()) return Fail(s);
-  active_fd_ = std::move(*fd);
+  active_fd_ = std::make_shared<UniqueFd>(std::move(*fd));
   active_path_ = path;
   active_bytes_ = lf::kFileHeaderSize;
   total_bytes_.fetch_add(lf::kFileHeaderSize, std::memory_order_acq_rel);
   VLOG(1) << "created log segment " << path;
   absl::MutexLock l(&mu_);
+  sync_fd_ = active_fd_;
+  sync_path_ = active_path_;
   segments_.push_back(SegmentInfo{std::move(path), first, 0, active_bytes_, absl::Now()});
   return absl::OkStatus();
 }
 
 absl::Status SegmentedLog::Impl::Append(const std::vector<LogRecord>& records) {
-  RETURN_IF_ERROR(error_);
+  RETURN_IF_ERROR(Error());
   if (records.empty()) return absl::OkStatus();
   const uint64_t last = last_.load(std::memory_order_relaxed);
   const uint64_t first = last == 0 ? records.front().position : last + 1;
@@ -379,13 +399,13 @@ absl::Status SegmentedLog::Impl::Append(const std::vector<LogRecord>& records) {
     }
     bytes += lf::kRecordHeaderSize + records[i].payload.size();
   }
-  if (!active_fd_.valid() || active_bytes_ >= options_.segment_bytes) {
+  if (active_fd_ == nullptr || active_bytes_ >= options_.segment_bytes) {
     RETURN_IF_ERROR(Rotate(first));
   }
   std::string buf;
   buf.reserve(bytes);
   for (const LogRecord& r : records) lf::EncodeRecord(r.position, r.payload, &buf);
-  absl::Status s = WriteAll(active_fd_.get(), active_path_, buf.data(), buf.size());
+  absl::Status s = WriteAll(active_fd_->get(), active_path_, buf.data(), buf.size());
   if (!s.ok()) return Fail(s);
   active_bytes_ += buf.size();
   total_bytes_.fetch_add(buf.size(), std::memory_order_acq_rel);
@@ -399,12 +419,24 @@ absl::Status SegmentedLog::Impl::Append(const std::vector<LogRecord>& records) {
 }
 
 absl::Status SegmentedLog::Impl::Sync() {
-  RETURN_IF_ERROR(error_);
-  const uint64_t last = last_.load(std::memory_order_relaxed);
-  if (durable_.load(std::memory_order_relaxed) == last) return absl::OkStatus();
-  absl::Status s = DataSync(active_fd_.get(), active_path_);
+  std::shared_ptr<UniqueFd> fd;
+  std::string path;
+  uint64_t target;
+  {
+    // The fd and the position are read together: Append stores last_ only after writing to the
+    // fd it has, and swaps the fd (under mu_) only after sealing the previous segment.
+    absl::MutexLock l(&mu_);
+    RETURN_IF_ERROR(error_);
+    target = last_.load(std::memory_order_acquire);
+    if (durable_.load(std::memory_order_acquire) >= target) return absl::OkStatus();
+    fd = sync_fd_;
+    path = sync_path_;
+  }
+  absl::Status s = DataSync(fd->get(), path);
   if (!s.ok()) return Fail(s);
-  durable_.store(last, std::memory_order_release);
+  uint64_t cur = durable_.load(std::memory_order_acquire);
+  while (cur < target && !durable_.compare_exchange_weak(cur, target, std::memory_order_acq_rel)) {
+  }
   return absl::OkStatus();
 }
 

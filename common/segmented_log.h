@@ -21,9 +21,11 @@
 // cheaply (file header and first record), so a large log opens fast; their records are verified
 // by readers, which report a bad CRC or a missing segment as DataLoss.
 //
-// Threads: Append/Sync/Purge* are called by one writer thread at a time. The accessors
-// (LastPosition, DurablePosition, OldestPosition, TotalBytes, segment listing) and LogReader are
-// safe from any thread concurrently with the writer.
+// Threads: Append/Purge* are called by one writer thread at a time. Sync() may run on another
+// thread concurrently with Append (group commit: one thread keeps appending while another
+// fsyncs what is already written; a Sync makes durable at least everything appended before it
+// began). The accessors (LastPosition, DurablePosition, OldestPosition, TotalBytes, segment
+// listing) and LogReader are safe from any thread concurrently with the writer.
 #ifndef SEMISYNC_COMMON_SEGMENTED_LOG_H_
 #define SEMISYNC_COMMON_SEGMENTED_LOG_H_
 
@@ -71,7 +73,8 @@ class SegmentedLog {
   // Appends records (not yet durable). Positions must continue LastPosition() without a gap
   // (InvalidArgument otherwise). Rotates to a new segment when the active one is full.
   absl::Status Append(const std::vector<LogRecord>& records);
-  // Makes everything appended durable. On success DurablePosition() == LastPosition().
+  // Makes everything appended before the call durable: on success DurablePosition() is at least
+  // the LastPosition() seen when it began. Thread-safe with respect to Append.
   absl::Status Sync();
 
   uint64_t LastPosition() const;     // 0 when empty

@@ -1,5 +1,6 @@
 // Slave's receiver ("IO thread"): registers with the master, streams its binlog into the relay
-// log (one fsync per stream message) and reconnects with exponential backoff.
+// log and reconnects with exponential backoff; and the relay syncer, which makes what the
+// receiver wrote durable (one fsync for every message that arrived meanwhile).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -149,7 +150,7 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
     absl::MutexLock lock(&mu_);
     last_heard_ = absl::Now();
     if (msg.events_size() > 0) {
-      received_position_ = last;
+      appended_position_ = last;
       master_end_ = std::max(master_end_, last);
       for (const v1::BinlogEvent& e : msg.events()) {
         absl::StatusOr<Gtid> gtid = Gtid::Parse(e.gtid());
@@ -228,7 +229,8 @@ absl::Status Slave::CheckMasterUuid(const std::string& uuid) {
   return absl::OkStatus();
 }
 
-// Checks that `msg` continues the relay log at `expected_first` and appends it durably.
+// Checks that `msg` continues the relay log at `expected_first` and appends it (the relay syncer
+// makes it durable).
 // DataLoss: the stream is not consecutive. Any other error: the relay log failed (fatal).
 absl::Status Slave::AppendToRelayLog(const v1::SubscribeBinlogResponse& msg,
                                      uint64_t expected_first) {
@@ -251,11 +253,36 @@ absl::Status Slave::AppendToRelayLog(const v1::SubscribeBinlogResponse& msg,
   }
   absl::MutexLock lock(&relay_write_mu_);
   absl::Status s = relay_->Append(records);
-  if (s.ok()) s = relay_->Sync();
   if (!s.ok()) {
     return absl::InternalError(absl::StrCat("relay log write failed: ", s.message()));
   }
   return absl::OkStatus();
+}
+
+void Slave::RelaySyncerLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto pending = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_io_ || appended_position_ > received_position_;
+      };
+      mu_.Await(absl::Condition(&pending));
+      // On stop, still make durable what was appended, then exit.
+      if (appended_position_ <= received_position_) break;
+    }
+    absl::Status s = relay_->Sync();
+    absl::MutexLock lock(&mu_);
+    if (!s.ok()) {
+      last_io_error_ = absl::StrCat("relay log fsync failed: ", s.message());
+      LOG(ERROR) << Who() << "receiver stopped: " << last_io_error_;
+      io_running_ = false;
+      stop_io_ = true;
+      if (call_ctx_) call_ctx_->TryCancel();
+      break;
+    }
+    received_position_ = std::max(received_position_, relay_->DurablePosition());
+  }
+  VLOG(1) << Who() << "relay syncer exiting";
 }
 
 }  // namespace semisync

@@ -129,6 +129,7 @@ absl::Status Slave::Init() {
   master_uuid_ = uuid;
   applied_ = state;
   received_position_ = std::max(relay_->LastPosition(), applied);
+  appended_position_ = received_position_;
   retrieved_ = std::move(retrieved);
   LOG(INFO) << Who() << "opened: applied position " << applied << ", relay log ["
             << relay_->OldestPosition() << ", " << relay_->LastPosition() << "], master "
@@ -159,6 +160,7 @@ absl::Status Slave::StartSync() {
   }
   if (start_io) {
     if (receiver_.joinable()) receiver_.join();
+    if (syncer_.joinable()) syncer_.join();
     if (acker_.joinable()) acker_.join();
   }
   if (start_sql && applier_.joinable()) applier_.join();
@@ -178,6 +180,7 @@ absl::Status Slave::StartSync() {
   if (start_io) {
     LOG(INFO) << Who() << "starting receiver (master " << options_.master_address << ")";
     receiver_ = std::thread([this] { ReceiverLoop(); });
+    syncer_ = std::thread([this] { RelaySyncerLoop(); });
     acker_ = std::thread([this] { AckerLoop(); });
   }
   if (start_sql) {
@@ -204,6 +207,7 @@ absl::Status Slave::StopSync() {
   if (call_ctx) call_ctx->TryCancel();
   if (ack_ctx) ack_ctx->TryCancel();
   if (receiver_.joinable()) receiver_.join();
+  if (syncer_.joinable()) syncer_.join();
   if (acker_.joinable()) acker_.join();
   if (applier_.joinable()) applier_.join();
   {

@@ -5,8 +5,11 @@
 //
 // Threads owned (all started by StartSync, stopped and joined by StopSync):
 //   - receiver ("IO thread", relay_receiver.cc): RegisterSlave, then SubscribeBinlog after the last
-//     position it holds; appends every message's events to the relay log and fsyncs once per
-//     message; reconnects with exponential backoff when the stream ends or fails.
+//     position it holds; appends every message's events to the relay log (write(2), no fsync);
+//     reconnects with exponential backoff when the stream ends or fails.
+//   - relay syncer (relay_receiver.cc): fsyncs the relay log whenever the receiver appended more
+//     and publishes the durable position as the received position (group commit: messages that
+//     arrive during an fsync share the next one). Only durable positions are acked or applied.
 //   - acker (slave.cc): acknowledges the durable received position to the master as soon as it
 //     advances (one Ack in flight at a time, the next carries the latest positions), and the
 //     applied position every ack_interval when it changed. It is also the dead-link watchdog: it
@@ -116,6 +119,7 @@ class Slave {
   absl::Status ReceiveOnce(bool* progress, absl::Status* fatal);
   absl::Status CheckMasterUuid(const std::string& uuid);
   absl::Status AppendToRelayLog(const v1::SubscribeBinlogResponse& msg, uint64_t expected_first);
+  void RelaySyncerLoop();
 
   // slave.cc
   void AckerLoop();
@@ -143,10 +147,12 @@ class Slave {
   absl::Mutex control_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::thread receiver_ ABSL_GUARDED_BY(control_mu_);
   std::thread acker_ ABSL_GUARDED_BY(control_mu_);
+  std::thread syncer_ ABSL_GUARDED_BY(control_mu_);
   std::thread applier_ ABSL_GUARDED_BY(control_mu_);
   bool shut_down_ ABSL_GUARDED_BY(control_mu_) = false;
 
-  // Serializes writes to the relay log (receiver's Append/Sync, applier's PurgeBefore).
+  // Serializes writes to the relay log (receiver's Append, applier's PurgeBefore); the syncer's
+  // Sync runs concurrently with them (SegmentedLog allows it).
   absl::Mutex relay_write_mu_ ABSL_ACQUIRED_AFTER(mu_);
 
   mutable absl::Mutex mu_;
@@ -167,6 +173,7 @@ class Slave {
   bool connected_ ABSL_GUARDED_BY(mu_) = false;   // a message arrived on the open stream
   bool registered_ ABSL_GUARDED_BY(mu_) = false;  // the master knows us (acks make sense)
   absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
+  uint64_t appended_position_ ABSL_GUARDED_BY(mu_) = 0;  // written to the relay log
   uint64_t received_position_ ABSL_GUARDED_BY(mu_) = 0;  // durable in the relay log
   GtidSet retrieved_ ABSL_GUARDED_BY(mu_);
   uint64_t master_end_ ABSL_GUARDED_BY(mu_) = 0;
