@@ -9,7 +9,7 @@ PKGS=(
   libabsl-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
   libsoci-dev libsqlite3-dev libmariadb-dev
   mariadb-server mariadb-client
-  golang-github-grpc-ecosystem-grpc-gateway-dev
+  golang-github-grpc-ecosystem-grpc-gateway-dev golang-grpc-gateway libcpp-httplib-dev
   python3 curl procps
 )
 

@@ -845,5 +845,25 @@ absl::StatusOr<v1::SlaveStatus> StartSync(const Node& slave) {
          << " polls): " << last;
 }
 
+::testing::AssertionResult ConsistentlyImpl(const std::function<absl::Status()>& condition,
+                                            absl::Duration duration,
+                                            absl::string_view description) {
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + duration;
+  int polls = 0;
+  while (true) {
+    ++polls;
+    absl::Status s = condition();
+    if (!s.ok()) {
+      return ::testing::AssertionFailure()
+             << "stopped holding after " << absl::FormatDuration(absl::Now() - start) << " (poll "
+             << polls << "): " << description << "\n  check: " << s;
+    }
+    absl::Time now = absl::Now();
+    if (now >= end) return ::testing::AssertionSuccess();
+    absl::SleepFor(std::min(absl::Milliseconds(50), end - now));
+  }
+}
+
 }  // namespace integration
 }  // namespace semisync

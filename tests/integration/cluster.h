@@ -259,6 +259,30 @@ template <typename Condition>
   }
 }
 
+// Consistently: `condition` holds at every poll (every 50 ms) for `duration`; fails at the first
+// poll where it does not. For "X stays true while Y happens" (e.g. a slave stays connected through
+// an idle period longer than its heartbeat timeout).
+::testing::AssertionResult ConsistentlyImpl(const std::function<absl::Status()>& condition,
+                                            absl::Duration duration,
+                                            absl::string_view description);
+
+template <typename Condition>
+::testing::AssertionResult Consistently(Condition&& condition, absl::Duration duration,
+                                        absl::string_view description) {
+  using Result = std::invoke_result_t<Condition&>;
+  if constexpr (std::is_same_v<Result, bool>) {
+    return ConsistentlyImpl(
+        [&condition]() {
+          return condition() ? absl::OkStatus() : absl::FailedPreconditionError("condition false");
+        },
+        duration, description);
+  } else {
+    static_assert(std::is_same_v<Result, absl::Status>,
+                  "Consistently's condition must return bool or absl::Status");
+    return ConsistentlyImpl([&condition]() { return condition(); }, duration, description);
+  }
+}
+
 }  // namespace integration
 }  // namespace semisync
 

@@ -4,7 +4,10 @@
 //   1 CrudReachesTwoSlaves                    4 MasterKill9Recovers
 //   2 TimeoutSwitchesOffAndRecovers(+StopSync) 5 LosslessUnderMasterCrash
 //   3 SlaveKill9CatchesUpWithoutGapsOrDuplicates 6 WaitForTwoSlaves
-// plus MasterRestartKeepsUuidAndPositions, SlaveStatusReportsStopStart, SigtermShutsDownCleanly.
+// plus restarts (MasterRestartKeepsUuidAndPositions, SigtermShutsDownCleanly,
+// SigtermReleasesWaitingWrites), slave control (SlaveStatusReportsStopStart), the wait point
+// (AfterSyncHidesWritesUntilAcked, AfterCommitShowsWritesBeforeAck), asynchronous slaves,
+// wait_no_slave=false, binlog purge and heartbeats.
 //
 // Synchronisation is by conditions with deadlines (Eventually) or by the RPCs' own completion;
 // nothing sleeps for a fixed time.
@@ -87,6 +90,20 @@ uint64_t GtidSeqno(const std::string& gtid) {
   absl::StatusOr<Gtid> parsed = Gtid::Parse(gtid);
   return parsed.ok() ? parsed->seqno : 0;
 }
+
+// A thread joined on destruction too, so that a failed ASSERT between start and join returns
+// cleanly instead of terminating.
+class JoiningThread {
+ public:
+  explicit JoiningThread(std::function<void()> body) : thread_(std::move(body)) {}
+  ~JoiningThread() { join(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
 
 // One write a client saw succeed.
 struct Write {
@@ -211,6 +228,8 @@ class ReplicationTest : public ::testing::TestWithParam<Backend> {
   // The timeout scenario (2), with the slave taken away and given back by `stop` / `resume`.
   void TimeoutSwitchesOffAndRecovers(const std::function<absl::Status(Node&)>& stop,
                                      const std::function<absl::Status(Node&)>& resume);
+  // AFTER_SYNC / AFTER_COMMIT visibility of a write waiting for its ack.
+  void WaitPointVisibility(const std::string& wait_point, bool visible_while_waiting);
 
   std::unique_ptr<Cluster> cluster_;
 };
@@ -721,6 +740,270 @@ TEST_P(ReplicationTest, SigtermShutsDownCleanly) {
   ASSERT_TRUE(cluster().WaitForSlaveCaughtUp(*slave));
   ASSERT_OK_AND_ASSIGN(std::vector<v1::Record> rows, ListAllRecords(*master));
   EXPECT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(SameRows(*master, *slave));
+}
+
+// AFTER_SYNC: a write waiting for its ack is not yet committed on the master, so no reader sees
+// it; AFTER_COMMIT: it is committed (and visible) before the ack. Either way the client's answer
+// waits for the ack.
+void ReplicationTest::WaitPointVisibility(const std::string& wait_point,
+                                          bool visible_while_waiting) {
+  ASSERT_OK_AND_ASSIGN(Node * master,
+                       cluster().StartMaster({absl::StrCat("--semi_sync_wait_point=", wait_point),
+                                              TimeoutFlag(kLongTimeoutMs)}));
+  ASSERT_OK_AND_ASSIGN(Node * slave, cluster().StartSlave("slave1"));
+  ASSERT_TRUE(Eventually([&] { return SemiSyncOnWithClients(*master, 1); }, kWait,
+                         "slave1 connected, semi-sync ON"));
+  ASSERT_OK_AND_ASSIGN(v1::MasterStatus status, GetMasterStatus(*master));
+  EXPECT_EQ(status.semi_sync_config().wait_point(), wait_point);
+  ASSERT_OK_AND_ASSIGN(v1::RecordWriteResponse first, CreateRecord(*master, "first"));
+  EXPECT_TRUE(first.write().semi_sync_acked());
+
+  // With the slave paused the next write can only be acknowledged after Resume below.
+  ASSERT_OK(cluster().Pause(*slave));
+  absl::StatusOr<v1::RecordWriteResponse> pending;
+  JoiningThread writer([&] { pending = CreateRecord(*master, "pending"); });
+  auto has_pending_row = [&]() -> absl::StatusOr<bool> {
+    absl::StatusOr<std::vector<v1::Record>> rows = ListAllRecords(*master);
+    if (!rows.ok()) return rows.status();
+    for (const v1::Record& r : *rows) {
+      if (r.content() == "pending") return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(Eventually(
+      [&]() -> absl::Status {
+        absl::StatusOr<v1::MasterStatus> m = GetMasterStatus(*master, absl::Seconds(5));
+        if (!m.ok()) return m.status();
+        if (m->semi_sync().wait_sessions() >= 1) return absl::OkStatus();
+        return absl::UnavailableError(m->semi_sync().ShortDebugString());
+      },
+      kWait, "the write waits for its ack (wait_sessions >= 1)"));
+  if (visible_while_waiting) {
+    EXPECT_TRUE(Eventually(
+        [&]() -> absl::Status {
+          absl::StatusOr<bool> seen = has_pending_row();
+          if (!seen.ok()) return seen.status();
+          return *seen ? absl::OkStatus() : absl::UnavailableError("not visible");
+        },
+        kWait, "AFTER_COMMIT: the waiting write is visible on the master"));
+  } else {
+    absl::StatusOr<bool> seen = has_pending_row();
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    EXPECT_FALSE(*seen) << "AFTER_SYNC: a write not yet acknowledged is visible on the master";
+  }
+  EXPECT_OK(cluster().Resume(*slave));
+  writer.join();
+  ASSERT_OK(pending);
+  // Acknowledged: so it was still waiting (the slave was paused) when the reads above ran.
+  EXPECT_TRUE(pending->write().semi_sync_acked());
+  absl::StatusOr<bool> seen = has_pending_row();
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  EXPECT_TRUE(*seen);
+  ASSERT_TRUE(cluster().WaitForSlaveCaughtUp(*slave));
+  EXPECT_TRUE(SameRows(*master, *slave));
+}
+
+TEST_P(ReplicationTest, AfterSyncHidesWritesUntilAcked) {
+  WaitPointVisibility("AFTER_SYNC", /*visible_while_waiting=*/false);
+}
+
+TEST_P(ReplicationTest, AfterCommitShowsWritesBeforeAck) {
+  WaitPointVisibility("AFTER_COMMIT", /*visible_while_waiting=*/true);
+}
+
+// A slave started with --semi_sync=false replicates but does not count as an acknowledger.
+TEST_P(ReplicationTest, AsyncSlaveDoesNotAcknowledge) {
+  ASSERT_OK_AND_ASSIGN(Node * master, cluster().StartMaster({TimeoutFlag(kTimeoutMs)}));
+  ASSERT_OK_AND_ASSIGN(Node * slave, cluster().StartSlave("slave1", {"--semi_sync=false"}));
+  ASSERT_TRUE(Eventually(
+      [&]() -> absl::Status {
+        absl::StatusOr<v1::MasterStatus> m = GetMasterStatus(*master, absl::Seconds(5));
+        if (!m.ok()) return m.status();
+        for (const v1::SlaveInfo& info : m->slaves()) {
+          if (info.slave_id() == "slave1" && info.connected()) {
+            if (info.semi_sync()) return absl::InternalError("slave1 listed as semi-sync");
+            return absl::OkStatus();
+          }
+        }
+        return absl::UnavailableError(m->ShortDebugString());
+      },
+      kWait, "slave1 connected as an asynchronous slave"));
+  ASSERT_OK_AND_ASSIGN(v1::MasterStatus before, GetMasterStatus(*master));
+  EXPECT_EQ(before.semi_sync().clients(), 0u);
+
+  absl::Time start = absl::Now();
+  ASSERT_OK_AND_ASSIGN(v1::RecordWriteResponse w, CreateRecord(*master, "nobody acks"));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(kTimeoutMs * kTimeoutSlack));
+  EXPECT_FALSE(w.write().semi_sync_acked());
+  ASSERT_OK_AND_ASSIGN(v1::MasterStatus after, GetMasterStatus(*master));
+  EXPECT_EQ(after.semi_sync().no_tx(), before.semi_sync().no_tx() + 1);
+  EXPECT_EQ(after.semi_sync().yes_tx(), before.semi_sync().yes_tx());
+  EXPECT_FALSE(after.semi_sync().status());
+
+  ASSERT_TRUE(cluster().WaitForSlaveCaughtUp(*slave));
+  EXPECT_TRUE(SameRows(*master, *slave));
+}
+
+// wait_no_slave=false: semi-sync switches OFF as soon as the only semi-sync slave is gone (writes
+// do not wait for the timeout), and back ON once it is back and caught up.
+TEST_P(ReplicationTest, WaitNoSlaveOffSwitchesOffWhenSlaveLeaves) {
+  ASSERT_OK_AND_ASSIGN(Node * master, cluster().StartMaster({"--semi_sync_wait_no_slave=false",
+                                                             TimeoutFlag(kLongTimeoutMs)}));
+  ASSERT_OK_AND_ASSIGN(Node * slave, cluster().StartSlave("slave1"));
+  ASSERT_TRUE(Eventually([&] { return SemiSyncOnWithClients(*master, 1); }, kWait,
+                         "slave1 connected, semi-sync ON"));
+  ASSERT_OK_AND_ASSIGN(v1::RecordWriteResponse acked, CreateRecord(*master, "acked"));
+  EXPECT_TRUE(acked.write().semi_sync_acked());
+
+  ASSERT_OK(cluster().Kill(*slave));
+  ASSERT_TRUE(Eventually(
+      [&]() -> absl::Status {
+        absl::StatusOr<v1::MasterStatus> m = GetMasterStatus(*master, absl::Seconds(5));
+        if (!m.ok()) return m.status();
+        if (!m->semi_sync().status() && m->semi_sync().clients() == 0) return absl::OkStatus();
+        return absl::UnavailableError(m->semi_sync().ShortDebugString());
+      },
+      kWait, "semi-sync OFF once no semi-sync slave is connected"));
+  absl::Time start = absl::Now();
+  ASSERT_OK_AND_ASSIGN(v1::RecordWriteResponse async, CreateRecord(*master, "async"));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(kLongTimeoutMs / 5))
+      << "the write waited although no slave was connected";
+  EXPECT_FALSE(async.write().semi_sync_acked());
+
+  ASSERT_OK(cluster().Restart(*slave));
+  ASSERT_TRUE(Eventually([&] { return SemiSyncOnWithClients(*master, 1); }, kWait,
+                         "semi-sync back ON with slave1 back and caught up"));
+  ASSERT_OK_AND_ASSIGN(v1::RecordWriteResponse again, CreateRecord(*master, "acked again"));
+  EXPECT_TRUE(again.write().semi_sync_acked());
+  ASSERT_TRUE(cluster().WaitForSlaveCaughtUp(*slave));
+  EXPECT_TRUE(SameRows(*master, *slave));
+}
+
+// A slave that needs binlog the master has purged gets a clear error naming the oldest position
+// still available (in last_io_error), and applies nothing.
+TEST_P(ReplicationTest, PurgedBinlogIsReportedToLateSlave) {
+  ASSERT_OK_AND_ASSIGN(
+      Node * master,
+      cluster().StartMaster({"--semi_sync_enabled=false", "--binlog_segment_bytes=4096",
+                             "--binlog_retention_bytes=4096"}));
+  const std::string content(1000, 'x');
+  for (int i = 0; i < 40; ++i) ASSERT_OK(CreateRecord(*master, content));
+  // Purging is checked periodically; a restart makes the first write check at once.
+  ASSERT_OK_AND_ASSIGN(int exit_status, cluster().Terminate(*master));
+  EXPECT_TRUE(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0) << exit_status;
+  ASSERT_OK(cluster().Restart(*master));
+  ASSERT_OK(CreateRecord(*master, content));
+  uint64_t oldest = 0;
+  ASSERT_TRUE(Eventually(
+      [&]() -> absl::Status {
+        absl::StatusOr<v1::MasterStatus> m = GetMasterStatus(*master, absl::Seconds(5));
+        if (!m.ok()) return m.status();
+        oldest = m->oldest_position();
+        if (oldest > 1) return absl::OkStatus();
+        return absl::UnavailableError(absl::StrCat("oldest position ", oldest, ", binlog bytes ",
+                                                   m->binlog_bytes()));
+      },
+      kWait, "the master purges old binlog segments"));
+
+  ASSERT_OK_AND_ASSIGN(Node * slave, cluster().StartSlave("late"));
+  ASSERT_TRUE(Eventually(
+      [&]() -> absl::Status {
+        absl::StatusOr<v1::SlaveStatus> s = GetSlaveStatus(*slave, absl::Seconds(5));
+        if (!s.ok()) return s.status();
+        if (!s->last_io_error().empty()) return absl::OkStatus();
+        return absl::UnavailableError(s->ShortDebugString());
+      },
+      kWait, "the late slave reports an I/O error"));
+  ASSERT_OK_AND_ASSIGN(v1::SlaveStatus s, GetSlaveStatus(*slave));
+  EXPECT_THAT(s.last_io_error(),
+              ::testing::ContainsRegex(absl::StrCat("(^|[^0-9])", oldest, "([^0-9]|$)")))
+      << "the error should name the oldest available position " << oldest;
+  EXPECT_EQ(s.executed_position(), 0u);
+  ASSERT_OK_AND_ASSIGN(std::vector<v1::Record> rows, ListAllRecords(*slave));
+  EXPECT_TRUE(rows.empty());
+}
+
+// SIGTERM while a write waits for an ack (the slave is paused, the timeout long): the master
+// releases the waiter with a definite answer and exits cleanly, well before the semi-sync timeout;
+// a write it reported as done survives the restart.
+TEST_P(ReplicationTest, SigtermReleasesWaitingWrites) {
+  ASSERT_OK_AND_ASSIGN(Node * master, cluster().StartMaster({TimeoutFlag(kLongTimeoutMs)}));
+  ASSERT_OK_AND_ASSIGN(Node * slave, cluster().StartSlave("slave1"));
+  ASSERT_TRUE(Eventually([&] { return SemiSyncOnWithClients(*master, 1); }, kWait,
+                         "slave1 connected, semi-sync ON"));
+  ASSERT_OK(cluster().Pause(*slave));
+  absl::StatusOr<v1::RecordWriteResponse> pending;
+  JoiningThread writer([&] { pending = CreateRecord(*master, "pending"); });
+  ASSERT_TRUE(Eventually(
+      [&]() -> absl::Status {
+        absl::StatusOr<v1::MasterStatus> m = GetMasterStatus(*master, absl::Seconds(5));
+        if (!m.ok()) return m.status();
+        if (m->semi_sync().wait_sessions() >= 1) return absl::OkStatus();
+        return absl::UnavailableError(m->semi_sync().ShortDebugString());
+      },
+      kWait, "the write waits for its ack"));
+  absl::Time start = absl::Now();
+  absl::StatusOr<int> exit_status = cluster().Terminate(*master);
+  absl::Duration took = absl::Now() - start;
+  writer.join();
+  ASSERT_OK(exit_status);
+  EXPECT_TRUE(WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 0)
+      << "exit status " << *exit_status << "\n" << master->LogTail();
+  EXPECT_LT(took, absl::Milliseconds(kLongTimeoutMs / 2))
+      << "shutdown waited for the semi-sync timeout";
+  if (pending.ok()) {
+    EXPECT_FALSE(pending->write().semi_sync_acked());
+  } else {
+    EXPECT_THAT(pending.status().code(),
+                ::testing::AnyOf(absl::StatusCode::kUnavailable, absl::StatusCode::kAborted,
+                                 absl::StatusCode::kCancelled))
+        << pending.status();
+  }
+
+  ASSERT_OK(cluster().Resume(*slave));
+  ASSERT_OK(cluster().Restart(*master));
+  if (pending.ok()) {
+    ASSERT_OK_AND_ASSIGN(v1::Record r, GetRecord(*master, pending->record().id()));
+    EXPECT_EQ(r.content(), "pending");
+  }
+  ASSERT_TRUE(cluster().WaitForSlaveCaughtUp(*slave));
+  EXPECT_TRUE(SameRows(*master, *slave));
+}
+
+// Heartbeats: an idle master keeps the slave's link alive past its heartbeat timeout; a paused
+// master is detected (connected false, an I/O error) and the slave reconnects once it resumes.
+TEST_P(ReplicationTest, SlaveTellsIdleMasterFromDeadLink) {
+  ASSERT_OK_AND_ASSIGN(Node * master, cluster().StartMaster({TimeoutFlag(kTimeoutMs)}));
+  ASSERT_OK_AND_ASSIGN(Node * slave, cluster().StartSlave("slave1"));
+  ASSERT_OK(CreateRecord(*master, "one"));
+  ASSERT_TRUE(cluster().WaitForSlaveCaughtUp(*slave));
+  // --heartbeat_timeout_ms=2000 (cluster default) and --heartbeat_period_ms=200.
+  EXPECT_TRUE(Consistently(
+      [&]() -> absl::Status {
+        absl::StatusOr<v1::SlaveStatus> s = GetSlaveStatus(*slave, absl::Seconds(5));
+        if (!s.ok()) return s.status();
+        if (s->connected() && s->io_running()) return absl::OkStatus();
+        return absl::FailedPreconditionError(s->ShortDebugString());
+      },
+      absl::Seconds(3), "slave1 stays connected to an idle master"));
+
+  ASSERT_OK(cluster().Pause(*master));
+  EXPECT_TRUE(Eventually(
+      [&]() -> absl::Status {
+        absl::StatusOr<v1::SlaveStatus> s = GetSlaveStatus(*slave, absl::Seconds(5));
+        if (!s.ok()) return s.status();
+        if (!s->connected()) return absl::OkStatus();
+        return absl::UnavailableError(s->ShortDebugString());
+      },
+      absl::Seconds(15), "slave1 declares the paused master's link dead"));
+  ASSERT_OK(cluster().Resume(*master));
+  ASSERT_TRUE(Eventually([&] { return SemiSyncOnWithClients(*master, 1); }, kWait,
+                         "slave1 reconnected"));
+  ASSERT_OK(CreateRecord(*master, "two"));
+  ASSERT_TRUE(cluster().WaitForSlaveCaughtUp(*slave));
+  ASSERT_OK_AND_ASSIGN(v1::SlaveStatus s, GetSlaveStatus(*slave));
+  EXPECT_TRUE(s.connected());
   EXPECT_TRUE(SameRows(*master, *slave));
 }
 
