@@ -44,9 +44,11 @@ DEFINE_uint64(binlog_retention_bytes, 0,
               "(0: no size limit)");
 DEFINE_uint64(binlog_retention_hours, 0,
               "Purge binlog segments older than this many hours (0: no age limit)");
+DEFINE_uint64(binlog_purge_check_interval_ms, 10000,
+              "Milliseconds between checks of the binlog retention limits");
 DEFINE_uint64(heartbeat_period_ms, 1000,
               "Milliseconds between heartbeats on an idle binlog stream");
-DEFINE_uint64(shutdown_grace_ms, 2000,
+DEFINE_uint64(shutdown_grace_ms, 500,
               "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
 
 namespace semisync {
@@ -78,6 +80,10 @@ absl::StatusOr<MasterOptions> OptionsFromFlags() {
   o.binlog_segment_bytes = FLAGS_binlog_segment_bytes;
   o.binlog_retention_bytes = FLAGS_binlog_retention_bytes;
   o.binlog_retention_age = absl::Hours(FLAGS_binlog_retention_hours);
+  if (FLAGS_binlog_purge_check_interval_ms == 0) {
+    return absl::InvalidArgumentError("--binlog_purge_check_interval_ms must be positive");
+  }
+  o.binlog_purge_check_interval = absl::Milliseconds(FLAGS_binlog_purge_check_interval_ms);
   if (FLAGS_heartbeat_period_ms == 0) {
     return absl::InvalidArgumentError("--heartbeat_period_ms must be positive");
   }

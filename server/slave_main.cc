@@ -91,6 +91,8 @@ DEFINE_int32(ack_interval_ms, 500,
              "Interval of applied-position acks to the master, milliseconds (received-position "
              "acks are sent immediately).");
 DEFINE_validator(ack_interval_ms, &ValidatePositive);
+DEFINE_uint64(shutdown_grace_ms, 500,
+              "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
 
 int main(int argc, char** argv) {
   semisync::BlockTerminationSignals();
@@ -179,7 +181,8 @@ int main(int argc, char** argv) {
 
   const int sig = semisync::WaitForTerminationSignal();
   LOG(INFO) << who << "signal " << sig << " received; shutting down";
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(FLAGS_shutdown_grace_ms));
   (*slave)->Shutdown();
   slave->reset();
   storage->reset();

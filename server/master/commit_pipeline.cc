@@ -30,7 +30,7 @@ CommitPipeline::CommitPipeline(const CommitPipelineOptions& options, Binlog* bin
       semi_sync_(semi_sync),
       next_record_id_(next_record_id),
       next_position_(binlog->EndPosition() + 1),
-      last_purge_check_(absl::Now()) {}
+      last_purge_check_(absl::InfinitePast()) {}
 
 CommitPipeline::~CommitPipeline() { Shutdown(); }
 

@@ -79,6 +79,7 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const MasterOptions& option
   pipeline_options.server_uuid = m->uuid_;
   pipeline_options.binlog_retention_bytes = options.binlog_retention_bytes;
   pipeline_options.binlog_retention_age = options.binlog_retention_age;
+  pipeline_options.purge_check_interval = options.binlog_purge_check_interval;
   m->pipeline_ = std::make_unique<CommitPipeline>(pipeline_options, m->binlog_.get(),
                                                   m->storage_.get(), m->semi_sync_.get(),
                                                   std::max<int64_t>(max_id, m->max_binlog_id_) + 1);

@@ -34,6 +34,7 @@ struct MasterOptions {
   uint64_t binlog_segment_bytes = 64ull << 20;
   uint64_t binlog_retention_bytes = 0;
   absl::Duration binlog_retention_age = absl::ZeroDuration();
+  absl::Duration binlog_purge_check_interval = absl::Seconds(10);
   absl::Duration heartbeat_period = absl::Seconds(1);
   int read_sessions = 4;
 };

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -112,7 +113,6 @@ bool PortBindable(int port) {
   close(fd);
   return ok;
 }
-
 
 std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) {
   return std::chrono::system_clock::now() + absl::ToChronoNanoseconds(d);
@@ -235,8 +235,8 @@ absl::Status Node::Probe(absl::Duration rpc_timeout) const {
 absl::Status Node::Start(int grpc_port, absl::Duration timeout) {
   if (running()) return absl::FailedPreconditionError(absl::StrCat(name_, " is already running"));
   if (binary_.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no binary for ", name_, ": set SEMISYNC_MASTER_BIN / SEMISYNC_SLAVE_BIN"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no binary for ", name_, ": set SEMISYNC_MASTER_BIN / SEMISYNC_SLAVE_BIN"));
   }
   if (access(binary_.c_str(), X_OK) != 0) {
     return absl::FailedPreconditionError(
@@ -245,11 +245,9 @@ absl::Status Node::Start(int grpc_port, absl::Duration timeout) {
   unlink(port_file_.c_str());
 
   // Everything the child needs is built before fork (no allocation between fork and exec).
-  std::vector<std::string> args = {binary_,
-                                   absl::StrCat("--bind_address=", kLoopback),
-                                   absl::StrCat("--port_file=", port_file_),
-                                   absl::StrCat("--data_dir=", data_dir_),
-                                   absl::StrCat("--db=", db_)};
+  std::vector<std::string> args = {
+      binary_, absl::StrCat("--bind_address=", kLoopback), absl::StrCat("--port_file=", port_file_),
+      absl::StrCat("--data_dir=", data_dir_), absl::StrCat("--db=", db_)};
   args.insert(args.end(), flags_.begin(), flags_.end());
   args.push_back(absl::StrCat("--grpc_port=", grpc_port));  // last: wins over any extra flag
   std::vector<char*> argv;
@@ -277,9 +275,9 @@ absl::Status Node::Start(int grpc_port, absl::Duration timeout) {
     return absl::InternalError(absl::StrCat("open /dev/null: ", strerror(errno)));
   }
   ++runs_;
-  std::string header = absl::StrCat("==== start #", runs_, " of ", name_, " at ",
-                                    absl::FormatTime(absl::Now()), ": ", absl::StrJoin(args, " "),
-                                    "\n");
+  std::string header =
+      absl::StrCat("==== start #", runs_, " of ", name_, " at ", absl::FormatTime(absl::Now()),
+                   ": ", absl::StrJoin(args, " "), "\n");
   if (write(log_fd, header.data(), header.size()) < 0) {
     // The log is only for diagnosis; carry on.
   }
@@ -339,13 +337,13 @@ absl::Status Node::WaitUntilServing(absl::Time deadline) {
     if (absl::Now() >= deadline) break;
     absl::SleepFor(kStartPoll);
   }
-  std::string what = port_ == 0 ? absl::StrCat("no port file ", port_file_)
-                                : absl::StrCat("GetStatus on ", address(), " failed: ",
-                                               last.ToString());
+  std::string what = port_ == 0
+                         ? absl::StrCat("no port file ", port_file_)
+                         : absl::StrCat("GetStatus on ", address(), " failed: ", last.ToString());
   SignalGroup(SIGKILL);
   Reap();
-  return absl::DeadlineExceededError(absl::StrCat(name_, " did not serve in time (", what,
-                                                  "); killed it\n", LogTail()));
+  return absl::DeadlineExceededError(
+      absl::StrCat(name_, " did not serve in time (", what, "); killed it\n", LogTail()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,8 +399,8 @@ absl::StatusOr<Node*> Cluster::StartMaster(std::vector<std::string> extra_flags)
   std::vector<std::string> flags = options_.master_default_flags;
   flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
   absl::StatusOr<Node*> node =
-      AddNode(Role::kMaster, "master",
-              BinaryPath("SEMISYNC_MASTER_BIN", SEMISYNC_MASTER_BIN), std::move(flags));
+      AddNode(Role::kMaster, "master", BinaryPath("SEMISYNC_MASTER_BIN", SEMISYNC_MASTER_BIN),
+              std::move(flags));
   if (!nodes_.empty() && nodes_.back()->name() == "master") master_ = nodes_.back().get();
   return node;
 }
@@ -514,9 +512,9 @@ absl::StatusOr<int> Cluster::Terminate(Node& node) {
   }
   node.SignalGroup(SIGKILL);
   node.Reap();
-  return absl::DeadlineExceededError(absl::StrCat(
-      node.name(), " did not exit within ", absl::FormatDuration(options_.terminate_timeout),
-      " of SIGTERM; SIGKILLed it\n", node.LogTail()));
+  return absl::DeadlineExceededError(absl::StrCat(node.name(), " did not exit within ",
+                                                  absl::FormatDuration(options_.terminate_timeout),
+                                                  " of SIGTERM; SIGKILLed it\n", node.LogTail()));
 }
 
 absl::Status Cluster::Restart(Node& node) {
@@ -529,22 +527,24 @@ absl::Status Cluster::Restart(Node& node) {
   // The master comes back on its old port so that running slaves find it again.
   const int port = node.port();
   const absl::Time deadline = absl::Now() + options_.start_timeout;
-  absl::Status port_free = EventuallyImpl(
-      [port] {
-        return PortBindable(port) ? absl::OkStatus()
-                                  : absl::UnavailableError(absl::StrCat("port ", port, " bound"));
-      },
-      kPortFreeTimeout, absl::StrCat("port ", port, " free"))
-                               ? absl::OkStatus()
-                               : absl::UnavailableError(absl::StrCat(
-                                     "port ", port, " still bound after ",
-                                     absl::FormatDuration(kPortFreeTimeout)));
-  if (!port_free.ok()) return port_free;
+  if (!EventuallyImpl(
+          [port] {
+            return PortBindable(port) ? absl::OkStatus() : absl::UnavailableError("bound");
+          },
+          kPortFreeTimeout, "")) {
+    return absl::UnavailableError(absl::StrCat("restart of ", node.name(), ": port ", port,
+                                               " still bound after ",
+                                               absl::FormatDuration(kPortFreeTimeout)));
+  }
   absl::Status last;
   for (int attempt = 1; attempt <= kPinnedPortAttempts; ++attempt) {
     last = node.Start(port, std::max(deadline - absl::Now(), absl::Seconds(5)));
-    // Only an early exit (e.g. the port was taken again) is worth another try.
-    if (last.ok() || last.code() != absl::StatusCode::kUnavailable) return last;
+    // Only an early exit because the port was taken (again) is worth another try; any other
+    // failure is the master's and is reported as is. (The message carries the log tail.)
+    const bool port_taken =
+        last.code() == absl::StatusCode::kUnavailable &&
+        absl::StrContains(absl::AsciiStrToLower(last.message()), "address already in use");
+    if (last.ok() || !port_taken) return last;
     absl::SleepFor(absl::Milliseconds(200));
   }
   node.port_ = port;  // keep the pinned port for a later attempt
@@ -566,12 +566,12 @@ absl::Status Cluster::Restart(Node& node) {
             s->retrieved_position() == m->binlog_end_position()) {
           return absl::OkStatus();
         }
-        return absl::UnavailableError(absl::StrCat(
-            slave.name(), ": retrieved ", s->retrieved_position(), ", executed ",
-            s->executed_position(), ", io_running ", s->io_running(), ", sql_running ",
-            s->sql_running(), ", connected ", s->connected(), ", last_io_error \"",
-            s->last_io_error(), "\", last_sql_error \"", s->last_sql_error(),
-            "\"; master binlog end ", m->binlog_end_position()));
+        return absl::UnavailableError(
+            absl::StrCat(slave.name(), ": retrieved ", s->retrieved_position(), ", executed ",
+                         s->executed_position(), ", io_running ", s->io_running(), ", sql_running ",
+                         s->sql_running(), ", connected ", s->connected(), ", last_io_error \"",
+                         s->last_io_error(), "\", last_sql_error \"", s->last_sql_error(),
+                         "\"; master binlog end ", m->binlog_end_position()));
       },
       timeout, absl::StrCat(slave.name(), " executes the master's whole binlog"));
 }
@@ -841,8 +841,7 @@ absl::StatusOr<v1::SlaveStatus> StartSync(const Node& slave) {
   }
   return ::testing::AssertionFailure()
          << "timed out after " << absl::FormatDuration(absl::Now() - start)
-         << " waiting for: " << description << "\n  last check (" << polls
-         << " polls): " << last;
+         << " waiting for: " << description << "\n  last check (" << polls << " polls): " << last;
 }
 
 ::testing::AssertionResult ConsistentlyImpl(const std::function<absl::Status()>& condition,

@@ -34,6 +34,7 @@
 
 #include <sys/types.h>
 
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -107,9 +108,8 @@ class Node {
 
  private:
   friend class Cluster;
-  Node(Role role, std::string name, std::string binary, std::string data_dir,
-       std::string port_file, std::string log_path, std::string db,
-       std::vector<std::string> flags);
+  Node(Role role, std::string name, std::string binary, std::string data_dir, std::string port_file,
+       std::string log_path, std::string db, std::vector<std::string> flags);
 
   // Starts one run with --grpc_port=grpc_port and waits until it serves.
   absl::Status Start(int grpc_port, absl::Duration timeout);
@@ -159,7 +159,7 @@ class Cluster {
                                    std::vector<std::string> extra_flags = {});
 
   // SIGKILL (or `sig`) to the node's process group, then waitpid. A paused node is killed too.
-  absl::Status Kill(Node& node, int sig = 9 /* SIGKILL */);
+  absl::Status Kill(Node& node, int sig = SIGKILL);
   // SIGSTOP, and waits until the process is stopped.
   absl::Status Pause(Node& node);
   // SIGCONT.
@@ -263,8 +263,7 @@ template <typename Condition>
 // poll where it does not. For "X stays true while Y happens" (e.g. a slave stays connected through
 // an idle period longer than its heartbeat timeout).
 ::testing::AssertionResult ConsistentlyImpl(const std::function<absl::Status()>& condition,
-                                            absl::Duration duration,
-                                            absl::string_view description);
+                                            absl::Duration duration, absl::string_view description);
 
 template <typename Condition>
 ::testing::AssertionResult Consistently(Condition&& condition, absl::Duration duration,
@@ -288,13 +287,13 @@ template <typename Condition>
 
 // ASSERT_OK(expr) / EXPECT_OK(expr) for absl::Status and absl::StatusOr.
 #define SEMISYNC_IT_STATUS_OF(expr) ::semisync::integration::internal::StatusOf(expr)
-#define ASSERT_OK(expr)                                          \
-  do {                                                           \
+#define ASSERT_OK(expr)                                            \
+  do {                                                             \
     const ::absl::Status _it_status = SEMISYNC_IT_STATUS_OF(expr); \
     ASSERT_TRUE(_it_status.ok()) << #expr << ": " << _it_status;   \
   } while (0)
-#define EXPECT_OK(expr)                                          \
-  do {                                                           \
+#define EXPECT_OK(expr)                                            \
+  do {                                                             \
     const ::absl::Status _it_status = SEMISYNC_IT_STATUS_OF(expr); \
     EXPECT_TRUE(_it_status.ok()) << #expr << ": " << _it_status;   \
   } while (0)
@@ -303,9 +302,9 @@ template <typename Condition>
 #define SEMISYNC_IT_CONCAT(a, b) SEMISYNC_IT_CONCAT_INNER(a, b)
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL(SEMISYNC_IT_CONCAT(_it_statusor_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(var, lhs, expr)                         \
-  auto var = (expr);                                                      \
-  ASSERT_TRUE(var.ok()) << #expr << ": " << var.status();                 \
+#define ASSERT_OK_AND_ASSIGN_IMPL(var, lhs, expr)         \
+  auto var = (expr);                                      \
+  ASSERT_TRUE(var.ok()) << #expr << ": " << var.status(); \
   lhs = std::move(var).value()
 
 namespace semisync {
