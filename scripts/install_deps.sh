@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package semisync needs to build, test and run.
+# Installs the Debian 12 packages semisync needs. The lists live in files beside this script:
+#
+#   install_deps.sh            scripts/packages.txt and scripts/packages-runtime.txt: everything to
+#                              build, test and run (developers, CI, the image's build stage)
+#   install_deps.sh --runtime  scripts/packages-runtime.txt only (the image's runtime stage)
+#
 # Idempotent: packages already present are skipped; safe to run repeatedly.
 set -euo pipefail
+DIR="$(cd "$(dirname "$0")" && pwd)"
 
-PKGS=(
-  build-essential cmake ninja-build pkg-config
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
-  libabsl-dev libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev
-  libsoci-dev libsqlite3-dev libmariadb-dev
-  mariadb-server mariadb-client
-  golang-github-grpc-ecosystem-grpc-gateway-dev golang-grpc-gateway libcpp-httplib-dev
-  python3 curl procps
-)
+case "${1:-}" in
+  "") lists=("$DIR/packages.txt" "$DIR/packages-runtime.txt") ;;
+  --runtime) lists=("$DIR/packages-runtime.txt") ;;
+  *) echo "usage: $0 [--runtime]" >&2; exit 2 ;;
+esac
+
+# One package per line; '#' starts a comment.
+PKGS=()
+for list in "${lists[@]}"; do
+  while read -r p; do
+    PKGS+=("$p")
+  done < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$list")
+done
 
 missing=()
 for p in "${PKGS[@]}"; do
+  # An npm already on PATH (NodeSource's Node.js on the machine images) conflicts with Debian's
+  # nodejs/npm packages: keep it.
+  if [[ $p == nodejs || $p == npm ]] && command -v npm >/dev/null 2>&1; then
+    continue
+  fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

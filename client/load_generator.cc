@@ -1,0 +1,255 @@
+// LoadGenerator (see load_generator.h).
+#include "client/load_generator.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "grpcpp/grpcpp.h"
+#include "semisync/v1/records.grpc.pb.h"
+
+namespace semisync {
+namespace client {
+namespace {
+
+// What one worker thread measured. Written by its worker only; read after the join.
+struct WorkerResult {
+  std::vector<double> write_latency_us;
+  std::vector<double> read_latency_us;
+  uint64_t acked = 0;
+  uint64_t errors = 0;
+  grpc::Status last_error;
+};
+
+// Shared between the workers and the monitoring caller.
+struct SharedState {
+  std::atomic<int64_t> issued{0};  // operations claimed (count mode)
+  std::atomic<int64_t> done{0};
+  std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> max_id{0};  // largest record id seen, for random reads
+};
+
+std::string CodeName(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+std::string JsonEscape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+void RunWorker(const LoadOptions& options, int index, absl::Time end, SharedState* shared,
+               WorkerResult* out) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one TCP connection per client
+  args.SetInt("semisync.client_index", index);
+  auto stub = v1::RecordsService::NewStub(
+      grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args));
+  std::mt19937_64 rng(index * 7919 + 1);
+  std::string content(options.content_bytes, 'x');
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  while (true) {
+    if (options.count > 0) {
+      if (shared->issued.fetch_add(1) >= options.count) break;
+    } else if (absl::Now() >= end) {
+      break;
+    }
+    const int64_t max_id = shared->max_id.load();
+    const bool read = options.read_pct > 0 && static_cast<int>(rng() % 100) < options.read_pct &&
+                      max_id > 0;
+    const absl::Time start = absl::Now();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(start + options.rpc_timeout));
+    grpc::Status s;
+    if (read) {
+      v1::GetRecordRequest req;
+      req.set_id(1 + static_cast<int64_t>(rng() % max_id));
+      v1::Record resp;
+      s = stub->GetRecord(&ctx, req, &resp);
+      if (s.error_code() == grpc::StatusCode::NOT_FOUND) s = grpc::Status::OK;  // deleted
+      if (s.ok()) out->read_latency_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+    } else {
+      for (char& c : content) c = kAlphabet[rng() % (sizeof(kAlphabet) - 1)];
+      v1::CreateRecordRequest req;
+      req.set_content(content);
+      v1::RecordWriteResponse resp;
+      s = stub->CreateRecord(&ctx, req, &resp);
+      if (s.ok()) {
+        out->write_latency_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
+        if (resp.write().semi_sync_acked()) out->acked++;
+        const int64_t id = resp.record().id();
+        int64_t cur = shared->max_id.load();
+        while (id > cur && !shared->max_id.compare_exchange_weak(cur, id)) {
+        }
+      }
+    }
+    if (!s.ok()) {
+      out->errors++;
+      out->last_error = s;
+      shared->errors.fetch_add(1);
+    }
+    shared->done.fetch_add(1);
+  }
+}
+
+absl::Status Validate(const LoadOptions& o) {
+  if (o.clients < 1 || o.clients > 10000) {
+    return absl::InvalidArgumentError("clients must be between 1 and 10000");
+  }
+  if (o.count < 0) return absl::InvalidArgumentError("count must not be negative");
+  if (o.count == 0 && o.duration <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("duration must be positive (or set a count)");
+  }
+  if (o.content_bytes < 1 || o.content_bytes > (1 << 20)) {
+    return absl::InvalidArgumentError("content_bytes must be between 1 and 1048576");
+  }
+  if (o.read_pct < 0 || o.read_pct > 100) {
+    return absl::InvalidArgumentError("read_pct must be between 0 and 100");
+  }
+  if (o.rpc_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("rpc_timeout must be positive");
+  }
+  return absl::OkStatus();
+}
+
+// One ListRecords on a fresh channel: can the target be reached at all?
+absl::Status Probe(const LoadOptions& o) {
+  auto stub = v1::RecordsService::NewStub(
+      grpc::CreateChannel(o.target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + o.rpc_timeout));
+  v1::ListRecordsRequest req;
+  req.set_limit(1);
+  v1::ListRecordsResponse resp;
+  grpc::Status s = stub->ListRecords(&ctx, req, &resp);
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+}  // namespace
+
+double Percentile(std::vector<double>* values, double p) {
+  if (values->empty()) return 0;
+  const size_t n = values->size();
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(n)));
+  size_t k = std::min(n - 1, rank == 0 ? 0 : rank - 1);
+  std::nth_element(values->begin(), values->begin() + k, values->end());
+  return (*values)[k];
+}
+
+absl::StatusOr<LoadSummary> RunLoad(const LoadOptions& options) {
+  if (absl::Status s = Validate(options); !s.ok()) return s;
+  if (absl::Status s = Probe(options); !s.ok()) return s;
+
+  SharedState shared;
+  std::vector<WorkerResult> results(options.clients);
+  std::vector<std::thread> threads;
+  const absl::Time start = absl::Now();
+  const absl::Time end = options.count > 0 ? absl::InfiniteFuture() : start + options.duration;
+  std::atomic<int> running{options.clients};
+  absl::Notification all_done;
+  for (int i = 0; i < options.clients; ++i) {
+    threads.emplace_back([&, i] {
+      RunWorker(options, i, end, &shared, &results[i]);
+      if (running.fetch_sub(1) == 1) all_done.Notify();
+    });
+  }
+  auto progress = [&] {
+    if (!options.on_progress) return;
+    LoadProgress p;
+    p.done = shared.done.load();
+    p.errors = shared.errors.load();
+    p.elapsed = absl::Now() - start;
+    options.on_progress(p);
+  };
+  while (!all_done.WaitForNotificationWithTimeout(options.progress_interval)) progress();
+  for (auto& t : threads) t.join();
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  progress();
+
+  LoadSummary sum;
+  sum.clients = options.clients;
+  sum.seconds = elapsed;
+  std::vector<double> writes, reads;
+  for (auto& r : results) {
+    writes.insert(writes.end(), r.write_latency_us.begin(), r.write_latency_us.end());
+    reads.insert(reads.end(), r.read_latency_us.begin(), r.read_latency_us.end());
+    sum.acked += r.acked;
+    sum.errors += r.errors;
+    if (!r.last_error.ok()) {
+      sum.last_error_code = CodeName(r.last_error.error_code());
+      sum.last_error = r.last_error.error_message();
+    }
+  }
+  sum.writes = writes.size();
+  sum.reads = reads.size();
+  if (elapsed > 0) {
+    sum.ops_per_s = static_cast<double>(sum.writes + sum.reads) / elapsed;
+    sum.writes_per_s = static_cast<double>(sum.writes) / elapsed;
+  }
+  sum.write_p50_ms = Percentile(&writes, 50) / 1000;
+  sum.write_p95_ms = Percentile(&writes, 95) / 1000;
+  sum.write_p99_ms = Percentile(&writes, 99) / 1000;
+  sum.read_p50_ms = Percentile(&reads, 50) / 1000;
+  sum.read_p95_ms = Percentile(&reads, 95) / 1000;
+  sum.read_p99_ms = Percentile(&reads, 99) / 1000;
+  return sum;
+}
+
+std::string SummaryJson(const LoadSummary& s) {
+  return absl::StrFormat(
+      "{\"clients\":%d,\"seconds\":%.3f,\"ops\":%u,\"writes\":%u,\"reads\":%u,"
+      "\"ops_per_s\":%.1f,\"writes_per_s\":%.1f,\"write_p50_ms\":%.3f,\"write_p95_ms\":%.3f,"
+      "\"write_p99_ms\":%.3f,\"read_p50_ms\":%.3f,\"read_p95_ms\":%.3f,\"read_p99_ms\":%.3f,"
+      "\"acked\":%u,\"errors\":%u,\"last_error_code\":\"%s\",\"last_error\":\"%s\"}",
+      s.clients, s.seconds, s.writes + s.reads, s.writes, s.reads, s.ops_per_s, s.writes_per_s,
+      s.write_p50_ms, s.write_p95_ms, s.write_p99_ms, s.read_p50_ms, s.read_p95_ms,
+      s.read_p99_ms, s.acked, s.errors, JsonEscape(s.last_error_code), JsonEscape(s.last_error));
+}
+
+std::string SummaryText(const LoadSummary& s) {
+  std::string out = absl::StrFormat(
+      "clients     %d, %.2f s, %u ops (%u writes, %u reads), %u errors\n", s.clients, s.seconds,
+      s.writes + s.reads, s.writes, s.reads, s.errors);
+  absl::StrAppendFormat(&out, "throughput  %.1f ops/s (%.1f writes/s)\n", s.ops_per_s,
+                        s.writes_per_s);
+  absl::StrAppendFormat(&out, "write ms    p50 %.3f  p95 %.3f  p99 %.3f\n", s.write_p50_ms,
+                        s.write_p95_ms, s.write_p99_ms);
+  if (s.reads > 0) {
+    absl::StrAppendFormat(&out, "read ms     p50 %.3f  p95 %.3f  p99 %.3f\n", s.read_p50_ms,
+                          s.read_p95_ms, s.read_p99_ms);
+  }
+  absl::StrAppendFormat(&out, "acked       %u of %u writes semi-sync acknowledged\n", s.acked,
+                        s.writes);
+  if (s.errors > 0) {
+    absl::StrAppendFormat(&out, "last error  %s: %s\n", s.last_error_code, s.last_error);
+  }
+  return out;
+}
+
+}  // namespace client
+}  // namespace semisync
