@@ -102,8 +102,7 @@ int Run() {
     LOG(ERROR) << "master failed to start: " << master.status();
     return 1;
   }
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   int bound_port = 0;
   builder.AddListeningPort(absl::StrCat(FLAGS_bind_address, ":", FLAGS_grpc_port),

@@ -10,6 +10,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
 
 namespace semisync {
 
@@ -53,6 +56,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
+}
+
+void EnableHealthAndReflection() {
+  // Referencing the descriptor links health.pb.o (from the static proto library) and registers
+  // grpc.health.v1 in the generated pool that reflection serves.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 }
 
 absl::Status MakeDirs(const std::string& path) {

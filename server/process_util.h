@@ -23,6 +23,10 @@ absl::Status WritePortFile(const std::string& path, const std::map<std::string, 
 // Maps absl codes to the same gRPC codes (they share numbering) and keeps the message.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// Turns on the standard grpc.health.v1.Health service and server reflection for servers built
+// after this call, with health.proto linked in so that reflection can describe Health too.
+void EnableHealthAndReflection();
+
 // Creates a directory and its parents (like mkdir -p).
 absl::Status MakeDirs(const std::string& path);
 

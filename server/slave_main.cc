@@ -97,6 +97,7 @@ DEFINE_uint64(shutdown_grace_ms, 500,
 int main(int argc, char** argv) {
   semisync::BlockTerminationSignals();
   gflags::SetUsageMessage("semisync slave: replicates a semisync master into a local database");
+  FLAGS_logtostderr = true;  // default; --logtostderr=false --log_dir=DIR logs to files instead
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   google::InitGoogleLogging(argv[0]);
 
@@ -148,8 +149,7 @@ int main(int argc, char** argv) {
   semisync::RecordsServiceImpl records_service(storage->get(), /*writer=*/nullptr,
                                                [master] { return master; });
   semisync::SlaveServiceImpl slave_service(slave->get());
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  semisync::EnableHealthAndReflection();
   grpc::ServerBuilder builder;
   int bound_port = 0;
   const std::string listen = absl::StrCat(FLAGS_bind_address, ":", FLAGS_grpc_port);

@@ -37,8 +37,13 @@ void SlaveRegistry::StreamOpened(const std::string& slave_id) {
 
 void SlaveRegistry::StreamClosed(const std::string& slave_id) {
   absl::MutexLock l(&mu_);
-  Entry& e = slaves_[slave_id];
+  auto it = slaves_.find(slave_id);
+  if (it == slaves_.end()) return;
+  Entry& e = it->second;
   e.streams = std::max(0, e.streams - 1);
+  // Semi-sync slaves stay listed while away (their acks matter and operators want to see them
+  // disconnected); asynchronous readers such as `semisyncctl binlog tail` leave with their stream.
+  if (e.streams == 0 && !e.semi_sync) slaves_.erase(it);
 }
 
 void SlaveRegistry::OnAck(const std::string& slave_id, uint64_t acked, uint64_t applied,

@@ -26,6 +26,8 @@ class SlaveRegistry {
   absl::Status CheckRegistered(const std::string& slave_id) const;
   bool IsSemiSync(const std::string& slave_id) const;
   void StreamOpened(const std::string& slave_id);
+  // An asynchronous (non-semi-sync) slave is forgotten when its last stream closes; it registers
+  // again when it reconnects.
   void StreamClosed(const std::string& slave_id);
   void OnAck(const std::string& slave_id, uint64_t acked, uint64_t applied,
              int64_t applied_timestamp_us, absl::Time now);
