@@ -139,7 +139,7 @@ int Run() {
 }  // namespace semisync
 
 int main(int argc, char** argv) {
-  semisync::BlockTerminationSignals();
+  semisync::InitProcess();
   gflags::SetUsageMessage(
       "semisync master: records CRUD and semi-synchronous binlog replication over gRPC");
   FLAGS_logtostderr = true;  // default; --logtostderr=false --log_dir=DIR logs to files instead

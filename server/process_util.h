@@ -23,6 +23,11 @@ absl::Status WritePortFile(const std::string& path, const std::map<std::string, 
 // Maps absl codes to the same gRPC codes (they share numbering) and keeps the message.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// Process-wide settings every binary applies first: absl mutex deadlock detection off (Debian's
+// Abseil enables it, and its cycle graph bookkeeping costs several percent of the write path),
+// then BlockTerminationSignals(). Call first in main(), before any thread starts.
+void InitProcess();
+
 // Turns on the standard grpc.health.v1.Health service and server reflection for servers built
 // after this call, with health.proto linked in so that reflection can describe Health too.
 void EnableHealthAndReflection();

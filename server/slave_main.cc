@@ -95,7 +95,7 @@ DEFINE_uint64(shutdown_grace_ms, 500,
               "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
 
 int main(int argc, char** argv) {
-  semisync::BlockTerminationSignals();
+  semisync::InitProcess();
   gflags::SetUsageMessage("semisync slave: replicates a semisync master into a local database");
   FLAGS_logtostderr = true;  // default; --logtostderr=false --log_dir=DIR logs to files instead
   gflags::ParseCommandLineFlags(&argc, &argv, true);
@@ -118,7 +118,8 @@ int main(int argc, char** argv) {
   storage_options.connection =
       FLAGS_db.empty() ? absl::StrCat("sqlite3://db=", data_dir, "/slave.db") : FLAGS_db;
   storage_options.read_sessions = 4;
-  storage_options.sync_commits = true;
+  // The relay log is the truth until the applier's SyncToDisk() before each purge.
+  storage_options.sync_commits = false;
   absl::StatusOr<std::unique_ptr<semisync::Storage>> storage =
       semisync::Storage::Open(storage_options);
   if (!storage.ok()) {

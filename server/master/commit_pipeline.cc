@@ -298,7 +298,12 @@ void CommitPipeline::MaybePurge() {
                  << state.status();
     return;
   }
-  // Never purge what recovery would need to re-apply to the database.
+  // Never purge what recovery would need to re-apply to the database, and make what the
+  // database holds durable first (its commits are not fsynced).
+  if (absl::Status s = storage_->SyncToDisk(); !s.ok()) {
+    LOG(WARNING) << "master " << options_.server_uuid << ": binlog purge skipped: " << s;
+    return;
+  }
   absl::StatusOr<int> purged = binlog_->PurgeByRetention(
       options_.binlog_retention_bytes, options_.binlog_retention_age, state->applied_position + 1);
   if (!purged.ok()) {

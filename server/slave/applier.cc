@@ -189,6 +189,11 @@ Slave::ApplyOutcome Slave::ApplyEvents(const std::vector<v1::BinlogEvent>& event
 }
 
 void Slave::MaybePurgeRelayLog(uint64_t applied) {
+  // The relay log may only lose what the database holds durably (commits are not fsynced).
+  if (absl::Status s = storage_->SyncToDisk(); !s.ok()) {
+    LOG(WARNING) << Who() << "relay log purge skipped: database sync failed: " << s.message();
+    return;
+  }
   absl::StatusOr<int> purged;
   {
     absl::MutexLock lock(&relay_write_mu_);

@@ -73,6 +73,19 @@ absl::StatusOr<ConnectionConfig> ParseConnection(absl::string_view connection) {
     cfg.backend_name = "sqlite3";
     cfg.connect = std::string(connection);
     cfg.display = cfg.connect;
+    const absl::string_view rest = connection.substr(kSqlitePrefix.size());
+    if (absl::StrContains(rest, "=")) {
+      ASSIGN_OR_RETURN(std::vector<ConnParam> params, ParseParams(rest));
+      for (const ConnParam& p : params) {
+        if (p.key == "db" || p.key == "dbname") cfg.sqlite_path = p.value;
+      }
+      if (cfg.sqlite_path.empty()) {
+        return absl::InvalidArgumentError(
+            "sqlite3 connection string names no database file: use sqlite3://db=/path/file.db");
+      }
+    } else {
+      cfg.sqlite_path = std::string(rest);
+    }
     return cfg;
   }
   if (!absl::StartsWith(connection, kMysqlPrefix)) {

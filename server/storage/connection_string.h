@@ -29,6 +29,7 @@ struct ConnectionConfig {
   std::string bootstrap;     // mysql: `connect` without db=, used to create the database
   std::string database;      // mysql: the db= name
   std::string display;       // `connect` with the password masked, for messages
+  std::string sqlite_path;   // sqlite3: the database file (db=, or the whole string)
 };
 
 // Splits "k1=v1 k2='v 2'" into parameters. Values may be quoted with ' or ".

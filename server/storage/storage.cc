@@ -14,6 +14,8 @@
 #undef SOCI_HAVE_BOOST_DATE_TIME
 #include <soci/soci.h>
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -33,6 +35,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/posix_file.h"
 #include "common/status_macros.h"
 #include "server/storage/connection_string.h"
 #include "glog/logging.h"
@@ -492,6 +495,20 @@ auto Storage::Impl::WithReader(absl::string_view context, F&& f)
     if (!reused || attempt > 0) return result;
     LOG(WARNING) << "storage: read session failed, retrying on a new one: " << status;
   }
+}
+
+absl::Status Storage::SyncToDisk() {
+  if (impl_->cfg_.backend != Backend::kSqlite) return absl::OkStatus();
+  const std::string& db = impl_->cfg_.sqlite_path;
+  // Committed WAL frames are in the -wal file (written at commit); frames already checkpointed
+  // were synced into the database file by the checkpoint (synchronous=NORMAL syncs it then).
+  for (const std::string& path : {db + "-wal", db}) {
+    absl::StatusOr<UniqueFd> fd = OpenFile(path, O_RDONLY);
+    if (absl::IsNotFound(fd.status())) continue;
+    if (!fd.ok()) return fd.status();
+    RETURN_IF_ERROR(DataSync(fd->get(), path));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ReplState> Storage::GetReplState() {

@@ -50,7 +50,8 @@ struct StorageOptions {
   // Read sessions in the pool (at least 1).
   int read_sessions = 4;
   // SQLite only: synchronous=FULL when true (every commit fsynced), NORMAL (WAL) when false.
-  // The master sets false: its binlog is the source of truth and recovery re-applies its tail.
+  // Master and slaves set false: their binlog / relay log is the source of truth, recovery
+  // re-applies its tail, and they call SyncToDisk() before purging it.
   bool sync_commits = true;
 };
 
@@ -73,6 +74,12 @@ class Storage {
   // Applies `events` (in order) and sets the replication state to `state`, in one transaction.
   // All or nothing: on error nothing of the batch is committed.
   absl::Status ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
+
+  // Makes every batch committed so far durable even when commits are not fsynced
+  // (sync_commits=false): SQLite's WAL and database files are fdatasynced. MySQL commits are as
+  // durable as the server is configured to make them (innodb_flush_log_at_trx_commit); nothing to
+  // do. Callers use it before discarding the log that could re-apply those batches.
+  absl::Status SyncToDisk();
 
   absl::StatusOr<ReplState> GetReplState();
   // NotFound ("record N not found") when there is no record with that id.

@@ -203,6 +203,15 @@ TEST_P(StorageTest, ApplyIsIdempotent) {
   EXPECT_EQ(once.size(), 2u);
 }
 
+TEST_P(StorageTest, SyncToDiskAfterUnsyncedCommits) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  ASSERT_OK(storage->SyncToDisk());  // nothing committed yet
+  ASSERT_OK(storage->ApplyBatch({Insert(1, 1, "a"), Insert(2, 2, "b")}, StateAt(2)));
+  ASSERT_OK(storage->SyncToDisk());
+  ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(2));
+}
+
 TEST_P(StorageTest, BatchIsAtomic) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
   ASSERT_OK(storage->ApplyBatch({Insert(1, 1, "kept")}, StateAt(1)));
