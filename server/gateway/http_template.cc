@@ -22,6 +22,7 @@ int HexValue(char c) {
 // separately).
 bool IsLiteralChar(char c) {
   if (absl::ascii_isalnum(static_cast<unsigned char>(c))) return true;
+  // clang-format off
   switch (c) {
     case '-': case '.': case '_': case '~':                          // unreserved
     case '!': case '$': case '&': case '\'': case '(': case ')':     // sub-delims
@@ -30,6 +31,7 @@ bool IsLiteralChar(char c) {
     default:
       return false;
   }
+  // clang-format on
 }
 
 bool IsIdentStart(char c) { return absl::ascii_isalpha(static_cast<unsigned char>(c)) || c == '_'; }
@@ -134,11 +136,7 @@ class TemplateParser {
       if (in_variable) return ErrorAt(pos_, "nested variable");
       return ParseVariable();
     }
-    size_t start = pos_;
     if (absl::Status s = ParseLiteral(&seg.literal); !s.ok()) return s;
-    if (seg.literal.empty() && pos_ == start) {
-      return ErrorAt(pos_, absl::StrCat("unexpected '", std::string(1, text_[pos_]), "'"));
-    }
     t_.segments_.push_back(std::move(seg));
     return absl::OkStatus();
   }
@@ -160,8 +158,8 @@ class TemplateParser {
       } else if (c == '*') {
         return ErrorAt(pos_, "'*' must be a whole segment");
       } else {
-        return ErrorAt(pos_, absl::StrCat("character '", std::string(1, c),
-                                          "' is not allowed in a literal"));
+        return ErrorAt(
+            pos_, absl::StrCat("character '", std::string(1, c), "' is not allowed in a literal"));
       }
     }
     if (!PercentDecode(text_.substr(start, pos_ - start), false, out)) {
@@ -189,7 +187,8 @@ class TemplateParser {
       break;
     }
     std::string name = absl::StrJoin(var.field_path, ".");
-    if (!names_.insert(name).second) return ErrorAt(open, absl::StrCat("duplicate variable '", name, "'"));
+    if (!names_.insert(name).second)
+      return ErrorAt(open, absl::StrCat("duplicate variable '", name, "'"));
     var.begin = static_cast<int>(t_.segments_.size());
     if (pos_ < text_.size() && text_[pos_] == '=') {
       ++pos_;
@@ -227,9 +226,15 @@ std::string HttpTemplate::ToString() const {
     }
     const Segment& s = segments_[i];
     switch (s.kind) {
-      case Segment::Kind::kLiteral: out += s.literal; break;
-      case Segment::Kind::kWildcard: out += '*'; break;
-      case Segment::Kind::kMultiWildcard: out += "**"; break;
+      case Segment::Kind::kLiteral:
+        out += s.literal;
+        break;
+      case Segment::Kind::kWildcard:
+        out += '*';
+        break;
+      case Segment::Kind::kMultiWildcard:
+        out += "**";
+        break;
     }
     if (v < variables_.size() && variables_[v].end == static_cast<int>(i) + 1) {
       out += '}';

@@ -27,9 +27,12 @@ bool SameShape(const HttpTemplate& a, const HttpTemplate& b) {
 
 int Rank(Kind k) {
   switch (k) {
-    case Kind::kLiteral: return 3;
-    case Kind::kWildcard: return 2;
-    case Kind::kMultiWildcard: return 1;
+    case Kind::kLiteral:
+      return 3;
+    case Kind::kWildcard:
+      return 2;
+    case Kind::kMultiWildcard:
+      return 1;
   }
   return 0;
 }
@@ -99,9 +102,9 @@ absl::Status PathMatcher::Builder::Add(const std::string& http_method, HttpTempl
                                        int route) {
   for (const Entry& e : entries_) {
     if (e.method == http_method && SameShape(e.tmpl, tmpl)) {
-      return absl::AlreadyExistsError(absl::StrCat("HTTP route ", http_method, " ",
-                                                   tmpl.ToString(), " conflicts with ", e.method,
-                                                   " ", e.tmpl.ToString()));
+      return absl::AlreadyExistsError(absl::StrCat("HTTP route ", http_method, " ", tmpl.ToString(),
+                                                   " conflicts with ", e.method, " ",
+                                                   e.tmpl.ToString()));
     }
   }
   entries_.push_back(Entry{http_method, std::move(tmpl), route});

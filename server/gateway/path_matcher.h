@@ -38,10 +38,10 @@ struct VariableBinding {
 struct PathMatch {
   enum class Kind { kFound, kNotFound, kMethodNotAllowed, kBadPath };
   Kind kind = Kind::kNotFound;
-  int route = -1;                             // kFound: the id given to Builder::Add
-  std::vector<VariableBinding> bindings;      // kFound
-  std::vector<std::string> allowed_methods;   // kMethodNotAllowed
-  std::string error;                          // kBadPath
+  int route = -1;                            // kFound: the id given to Builder::Add
+  std::vector<VariableBinding> bindings;     // kFound
+  std::vector<std::string> allowed_methods;  // kMethodNotAllowed
+  std::string error;                         // kBadPath
 };
 
 class PathMatcher {

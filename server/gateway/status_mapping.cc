@@ -9,6 +9,7 @@
 namespace semisync {
 namespace gateway {
 
+// clang-format off
 int HttpStatusFromGrpcCode(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::OK: return 200;
@@ -31,16 +32,24 @@ int HttpStatusFromGrpcCode(grpc::StatusCode code) {
     default: return 500;
   }
 }
+// clang-format on
 
 grpc::StatusCode GrpcCodeForGatewayError(int http_status) {
   switch (http_status) {
-    case 400: return grpc::StatusCode::INVALID_ARGUMENT;
-    case 404: return grpc::StatusCode::NOT_FOUND;
-    case 405: return grpc::StatusCode::UNIMPLEMENTED;
-    case 413: return grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case 415: return grpc::StatusCode::INVALID_ARGUMENT;
-    case 503: return grpc::StatusCode::UNAVAILABLE;
-    case 504: return grpc::StatusCode::DEADLINE_EXCEEDED;
+    case 400:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case 404:
+      return grpc::StatusCode::NOT_FOUND;
+    case 405:
+      return grpc::StatusCode::UNIMPLEMENTED;
+    case 413:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case 415:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case 503:
+      return grpc::StatusCode::UNAVAILABLE;
+    case 504:
+      return grpc::StatusCode::DEADLINE_EXCEEDED;
     default:
       return http_status < 500 ? grpc::StatusCode::INVALID_ARGUMENT : grpc::StatusCode::INTERNAL;
   }
@@ -65,13 +74,27 @@ std::string JsonQuote(absl::string_view s) {
     }
     unsigned char c = static_cast<unsigned char>(s[i++]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char buf[8];
