@@ -5,12 +5,13 @@
 #   scripts/cluster.sh down       stop them (SIGTERM, by pid file)
 #   scripts/cluster.sh status     show which nodes run and the master's replication status
 #
-# Ports: master gRPC 50051; slave i gRPC 50051+i. Data and logs under $SEMISYNC_DATA (./data).
+# Ports: master gRPC 50051 and HTTP 8080; slave i gRPC 50051+i and HTTP 8080+i. Data and logs under $SEMISYNC_DATA (./data).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 DATA="${SEMISYNC_DATA:-$ROOT/data}"
 MASTER_PORT="${MASTER_PORT:-50051}"
+HTTP_PORT="${HTTP_PORT:-8080}"
 
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -45,13 +46,13 @@ case "${1:-}" in
     fi
     mkdir -p "$DATA/logs"
     start_node master "$BUILD_DIR/server/semisync_master" --grpc_port="$MASTER_PORT" \
-      --data_dir="$DATA/master"
+      --http_port="$HTTP_PORT" --data_dir="$DATA/master"
     for i in $(seq 1 "$n"); do
       start_node "slave$i" "$BUILD_DIR/server/semisync_slave" --id="slave$i" \
         --master="127.0.0.1:$MASTER_PORT" --grpc_port=$((MASTER_PORT + i)) \
-        --data_dir="$DATA/slave$i"
+        --http_port=$((HTTP_PORT + i)) --data_dir="$DATA/slave$i"
     done
-    echo "cluster up: master gRPC 127.0.0.1:$MASTER_PORT; logs in $DATA/logs"
+    echo "cluster up: master gRPC 127.0.0.1:$MASTER_PORT, HTTP http://127.0.0.1:$HTTP_PORT; logs in $DATA/logs"
     ;;
   down)
     for pidf in "$DATA"/*.pid; do

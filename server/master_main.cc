@@ -11,14 +11,18 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/gateway/http_gateway.h"
 #include "server/master/master.h"
 #include "server/process_util.h"
 
 DEFINE_int32(grpc_port, 50051, "gRPC port to listen on; 0 picks a free port (see --port_file)");
 DEFINE_string(bind_address, "0.0.0.0", "Address to listen on");
+DEFINE_int32(http_port, 8080,
+             "HTTP/JSON gateway port (docs/http_gateway.md); 0 picks a free port (see --port_file)");
+DEFINE_string(http_bind_address, "0.0.0.0", "Address the HTTP/JSON gateway listens on");
 DEFINE_string(port_file, "",
               "If set, once serving, write the bound ports here as key=value lines "
-              "(grpc_port=N), atomically");
+              "(grpc_port=N, http_port=N), atomically");
 DEFINE_string(data_dir, "./data/master",
               "Directory for the binlog, the server uuid and (by default) the SQLite database");
 DEFINE_string(db, "",
@@ -118,8 +122,25 @@ int Run() {
   }
   LOG(INFO) << "master " << (*master)->server_uuid() << ": serving gRPC on "
             << FLAGS_bind_address << ":" << bound_port;
+  gateway::HttpGatewayOptions http_options;
+  http_options.bind_address = FLAGS_http_bind_address;
+  http_options.port = FLAGS_http_port;
+  http_options.log_name = absl::StrCat("master ", (*master)->server_uuid());
+  auto http = std::make_unique<gateway::HttpGateway>(
+      http_options, server.get(),
+      std::vector<std::string>{"semisync.v1.RecordsService", "semisync.v1.ReplicationService"});
+  absl::StatusOr<int> http_port = http->Start();
+  if (!http_port.ok()) {
+    LOG(ERROR) << "master " << (*master)->server_uuid() << ": " << http_port.status();
+    http.reset();
+    (*master)->BeginShutdown();
+    server->Shutdown();
+    (*master)->FinishShutdown();
+    return 1;
+  }
   if (!FLAGS_port_file.empty()) {
-    absl::Status s = WritePortFile(FLAGS_port_file, {{"grpc_port", bound_port}});
+    absl::Status s =
+        WritePortFile(FLAGS_port_file, {{"grpc_port", bound_port}, {"http_port", *http_port}});
     if (!s.ok()) LOG(ERROR) << "cannot write --port_file: " << s;
   }
 
@@ -127,8 +148,12 @@ int Run() {
   LOG(INFO) << "master " << (*master)->server_uuid() << ": signal " << sig
             << ", shutting down";
   server->GetHealthCheckService()->Shutdown();
+  http->BeginShutdown();  // new HTTP requests get 503, HTTP streams end, the HTTP port closes
   (*master)->BeginShutdown();
-  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(FLAGS_shutdown_grace_ms)));
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(FLAGS_shutdown_grace_ms);
+  server->Shutdown(absl::ToChronoTime(deadline));
+  http->Shutdown(deadline);  // HTTP requests in flight have finished or were cancelled
+  http.reset();              // before the grpc::Server it calls into
   (*master)->FinishShutdown();
   master->reset();
   google::FlushLogFiles(google::GLOG_INFO);

@@ -15,6 +15,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/gateway/http_gateway.h"
 #include "server/process_util.h"
 #include "server/records_service.h"
 #include "server/slave/slave.h"
@@ -61,6 +62,9 @@ DEFINE_string(master, "127.0.0.1:50051", "The master's gRPC address, host:port."
 DEFINE_int32(grpc_port, 50052, "TCP port of this slave's gRPC server; 0 picks a free port.");
 DEFINE_validator(grpc_port, &ValidatePort);
 DEFINE_string(bind_address, "0.0.0.0", "IP address the gRPC server listens on.");
+DEFINE_int32(http_port, 8081,
+             "HTTP/JSON gateway port (docs/http_gateway.md); 0 picks a free port (see --port_file).");
+DEFINE_string(http_bind_address, "0.0.0.0", "IP address the HTTP/JSON gateway listens on.");
 DEFINE_string(advertise_address, "",
               "host:port reported to the master for status displays (default "
               "127.0.0.1:<bound gRPC port>).");
@@ -164,6 +168,18 @@ int main(int argc, char** argv) {
   }
   LOG(INFO) << who << "serving gRPC on " << FLAGS_bind_address << ":" << bound_port
             << ", master " << master << ", data dir " << data_dir;
+  semisync::gateway::HttpGatewayOptions http_options;
+  http_options.bind_address = FLAGS_http_bind_address;
+  http_options.port = FLAGS_http_port;
+  http_options.log_name = absl::StrCat("slave ", FLAGS_id);
+  auto http = std::make_unique<semisync::gateway::HttpGateway>(
+      http_options, server.get(),
+      std::vector<std::string>{"semisync.v1.RecordsService", "semisync.v1.SlaveService"});
+  absl::StatusOr<int> http_port = http->Start();
+  if (!http_port.ok()) {
+    LOG(ERROR) << who << http_port.status();
+    return 1;
+  }
 
   (*slave)->SetAdvertiseAddress(FLAGS_advertise_address.empty()
                                     ? absl::StrCat("127.0.0.1:", bound_port)
@@ -173,7 +189,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!FLAGS_port_file.empty()) {
-    if (absl::Status s = semisync::WritePortFile(FLAGS_port_file, {{"grpc_port", bound_port}});
+    if (absl::Status s = semisync::WritePortFile(
+            FLAGS_port_file, {{"grpc_port", bound_port}, {"http_port", *http_port}});
         !s.ok()) {
       LOG(ERROR) << who << "cannot write --port_file: " << s;
       return 1;
@@ -182,8 +199,11 @@ int main(int argc, char** argv) {
 
   const int sig = semisync::WaitForTerminationSignal();
   LOG(INFO) << who << "signal " << sig << " received; shutting down";
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(FLAGS_shutdown_grace_ms));
+  http->BeginShutdown();  // new HTTP requests get 503, the HTTP port closes
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(FLAGS_shutdown_grace_ms);
+  server->Shutdown(absl::ToChronoTime(deadline));
+  http->Shutdown(deadline);
+  http.reset();  // before the grpc::Server it calls into
   (*slave)->Shutdown();
   slave->reset();
   storage->reset();

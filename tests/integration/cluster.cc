@@ -246,8 +246,10 @@ absl::Status Node::Start(int grpc_port, absl::Duration timeout) {
 
   // Everything the child needs is built before fork (no allocation between fork and exec).
   std::vector<std::string> args = {
-      binary_, absl::StrCat("--bind_address=", kLoopback), absl::StrCat("--port_file=", port_file_),
-      absl::StrCat("--data_dir=", data_dir_), absl::StrCat("--db=", db_)};
+      binary_, absl::StrCat("--bind_address=", kLoopback),
+      absl::StrCat("--http_bind_address=", kLoopback), "--http_port=0",
+      absl::StrCat("--port_file=", port_file_), absl::StrCat("--data_dir=", data_dir_),
+      absl::StrCat("--db=", db_)};
   args.insert(args.end(), flags_.begin(), flags_.end());
   args.push_back(absl::StrCat("--grpc_port=", grpc_port));  // last: wins over any extra flag
   std::vector<char*> argv;
