@@ -70,38 +70,76 @@ grpc::Status RecordsServiceImpl::RefuseWrite() const {
                                    master_address_ ? master_address_() : "unknown"));
 }
 
-grpc::Status RecordsServiceImpl::CreateRecord(grpc::ServerContext*,
-                                              const v1::CreateRecordRequest* req,
-                                              v1::RecordWriteResponse* resp) {
-  if (writer_ == nullptr) return RefuseWrite();
-  if (auto s = ValidateContent(req->content()); !s.ok()) return s;
-  auto result = writer_->Create(req->content());
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *resp = std::move(*result);
-  return grpc::Status::OK;
+namespace {
+
+void FillWrite(const v1::BinlogEvent& e, bool acked, v1::WriteResult* w) {
+  w->set_gtid(e.gtid());
+  w->set_position(e.position());
+  w->set_semi_sync_acked(acked);
 }
 
-grpc::Status RecordsServiceImpl::UpdateRecord(grpc::ServerContext*,
-                                              const v1::UpdateRecordRequest* req,
-                                              v1::RecordWriteResponse* resp) {
-  if (writer_ == nullptr) return RefuseWrite();
-  if (auto s = ValidateId(req->id()); !s.ok()) return s;
-  if (auto s = ValidateContent(req->content()); !s.ok()) return s;
-  auto result = writer_->Update(req->id(), req->content());
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *resp = std::move(*result);
-  return grpc::Status::OK;
+}  // namespace
+
+grpc::ServerUnaryReactor* RecordsServiceImpl::CreateRecord(grpc::CallbackServerContext* ctx,
+                                                           const v1::CreateRecordRequest* req,
+                                                           v1::RecordWriteResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  grpc::Status invalid = writer_ == nullptr ? RefuseWrite() : ValidateContent(req->content());
+  if (!invalid.ok()) {
+    reactor->Finish(invalid);
+    return reactor;
+  }
+  writer_->Submit(v1::ROW_OP_INSERT, 0, req->content(),
+                  [reactor, resp](const absl::Status& s, const v1::BinlogEvent& e, bool acked) {
+                    if (s.ok()) {
+                      *resp->mutable_record() = e.record();
+                      FillWrite(e, acked, resp->mutable_write());
+                    }
+                    reactor->Finish(ToGrpcStatus(s));
+                  });
+  return reactor;
 }
 
-grpc::Status RecordsServiceImpl::DeleteRecord(grpc::ServerContext*,
-                                              const v1::DeleteRecordRequest* req,
-                                              v1::DeleteRecordResponse* resp) {
-  if (writer_ == nullptr) return RefuseWrite();
-  if (auto s = ValidateId(req->id()); !s.ok()) return s;
-  auto result = writer_->Delete(req->id());
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *resp = std::move(*result);
-  return grpc::Status::OK;
+grpc::ServerUnaryReactor* RecordsServiceImpl::UpdateRecord(grpc::CallbackServerContext* ctx,
+                                                           const v1::UpdateRecordRequest* req,
+                                                           v1::RecordWriteResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  grpc::Status invalid = writer_ == nullptr ? RefuseWrite() : ValidateId(req->id());
+  if (invalid.ok()) invalid = ValidateContent(req->content());
+  if (!invalid.ok()) {
+    reactor->Finish(invalid);
+    return reactor;
+  }
+  writer_->Submit(v1::ROW_OP_UPDATE, req->id(), req->content(),
+                  [reactor, resp](const absl::Status& s, const v1::BinlogEvent& e, bool acked) {
+                    if (s.ok()) {
+                      *resp->mutable_record() = e.record();
+                      FillWrite(e, acked, resp->mutable_write());
+                    }
+                    reactor->Finish(ToGrpcStatus(s));
+                  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RecordsServiceImpl::DeleteRecord(grpc::CallbackServerContext* ctx,
+                                                           const v1::DeleteRecordRequest* req,
+                                                           v1::DeleteRecordResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  grpc::Status invalid = writer_ == nullptr ? RefuseWrite() : ValidateId(req->id());
+  if (!invalid.ok()) {
+    reactor->Finish(invalid);
+    return reactor;
+  }
+  const int64_t id = req->id();
+  writer_->Submit(v1::ROW_OP_DELETE, id, std::string(),
+                  [reactor, resp, id](const absl::Status& s, const v1::BinlogEvent& e, bool acked) {
+                    if (s.ok()) {
+                      resp->set_id(id);
+                      FillWrite(e, acked, resp->mutable_write());
+                    }
+                    reactor->Finish(ToGrpcStatus(s));
+                  });
+  return reactor;
 }
 
 }  // namespace semisync

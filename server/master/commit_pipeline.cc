@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 
@@ -14,11 +13,11 @@ struct CommitPipeline::Write {
   v1::RowOp op = v1::ROW_OP_UNSPECIFIED;
   int64_t id = 0;
   std::string content;
+  Done done;
   // Results.
   absl::Status status;
   v1::BinlogEvent event;
   bool acked = false;
-  absl::Notification done;
 };
 
 CommitPipeline::CommitPipeline(const CommitPipelineOptions& options, Binlog* binlog,
@@ -54,66 +53,31 @@ void CommitPipeline::Shutdown() {
     left.swap(queue_);
   }
   for (Write* w : left) {
-    w->status = absl::UnavailableError("master is shutting down; the write was not performed");
-    w->done.Notify();
+    w->done(absl::UnavailableError("master is shutting down; the write was not performed"),
+            w->event, false);
+    delete w;
   }
 }
 
-absl::Status CommitPipeline::Submit(Write* w) {
+void CommitPipeline::Submit(v1::RowOp op, int64_t id, std::string content, Done done) {
+  absl::Status refused;
   {
     absl::MutexLock l(&mu_);
-    if (!broken_.ok()) return broken_;
-    if (stopping_) {
-      return absl::UnavailableError("master is shutting down; the write was not performed");
+    if (!broken_.ok()) {
+      refused = broken_;
+    } else if (stopping_) {
+      refused = absl::UnavailableError("master is shutting down; the write was not performed");
+    } else {
+      Write* w = new Write;
+      w->op = op;
+      w->id = id;
+      w->content = std::move(content);
+      w->done = std::move(done);
+      queue_.push_back(w);
+      return;
     }
-    queue_.push_back(w);
   }
-  w->done.WaitForNotification();
-  return w->status;
-}
-
-namespace {
-
-v1::RecordWriteResponse RecordResponse(const v1::BinlogEvent& e, bool acked) {
-  v1::RecordWriteResponse resp;
-  *resp.mutable_record() = e.record();
-  resp.mutable_write()->set_gtid(e.gtid());
-  resp.mutable_write()->set_position(e.position());
-  resp.mutable_write()->set_semi_sync_acked(acked);
-  return resp;
-}
-
-}  // namespace
-
-absl::StatusOr<v1::RecordWriteResponse> CommitPipeline::Create(const std::string& content) {
-  Write w;
-  w.op = v1::ROW_OP_INSERT;
-  w.content = content;
-  RETURN_IF_ERROR(Submit(&w));
-  return RecordResponse(w.event, w.acked);
-}
-
-absl::StatusOr<v1::RecordWriteResponse> CommitPipeline::Update(int64_t id,
-                                                               const std::string& content) {
-  Write w;
-  w.op = v1::ROW_OP_UPDATE;
-  w.id = id;
-  w.content = content;
-  RETURN_IF_ERROR(Submit(&w));
-  return RecordResponse(w.event, w.acked);
-}
-
-absl::StatusOr<v1::DeleteRecordResponse> CommitPipeline::Delete(int64_t id) {
-  Write w;
-  w.op = v1::ROW_OP_DELETE;
-  w.id = id;
-  RETURN_IF_ERROR(Submit(&w));
-  v1::DeleteRecordResponse resp;
-  resp.set_id(id);
-  resp.mutable_write()->set_gtid(w.event.gtid());
-  resp.mutable_write()->set_position(w.event.position());
-  resp.mutable_write()->set_semi_sync_acked(w.acked);
-  return resp;
+  done(refused, v1::BinlogEvent(), false);
 }
 
 absl::StatusOr<std::optional<v1::Record>> CommitPipeline::CurrentRow(int64_t id) {
@@ -231,8 +195,10 @@ void CommitPipeline::Finish(Group* g, const absl::Status& status, bool acked) {
       w->status = status;
       w->acked = acked;
     }
-    w->done.Notify();
+    w->done(w->status, w->event, w->acked);
+    delete w;
   }
+  g->writes.clear();
 }
 
 void CommitPipeline::CompleterLoop() {

@@ -1,10 +1,11 @@
 // CommitPipeline: the master's write path (implements RecordWriter).
 //
-//   client thread ──Submit──▶ queue ──▶ committer thread ──▶ completion queue ──▶ completer thread
-//                                     (batch, validate,         (AFTER_SYNC: wait for acks, then
-//                                      assign ids/GTIDs,          commit to the database;
-//                                      binlog append + fsync)     AFTER_COMMIT: the reverse;
-//                                                                 then answer every client)
+//   gRPC thread ──Submit──▶ queue ──▶ committer thread ──▶ completion queue ──▶ completer thread
+//   (returns at once)               (batch, validate,         (AFTER_SYNC: wait for acks, then
+//                                    assign ids/GTIDs,          commit to the database;
+//                                    binlog append + fsync)     AFTER_COMMIT: the reverse;
+//                                                               then run every write's Done,
+//                                                               which finishes its RPC)
 //
 // Group commit: the committer takes every queued write at once, so concurrent writes share one
 // binlog append, one fsync, one ack wait and one database transaction. The two stages overlap:
@@ -18,8 +19,9 @@
 // A failed database commit likewise stops the write path (the binlog, not the database, is the
 // truth; restart re-applies it).
 //
-// Threads: owns the committer and completer threads. Submit* are thread-safe and block the caller
-// until its write completes. Binlog, Storage and SemiSyncMaster outlive the pipeline.
+// Threads: owns the committer and completer threads. Submit is thread-safe and never blocks; each
+// write's Done runs once, on the committer or completer thread (or inline in Submit when the
+// pipeline refuses the write). Binlog, Storage and SemiSyncMaster outlive the pipeline.
 #ifndef SEMISYNC_SERVER_MASTER_COMMIT_PIPELINE_H_
 #define SEMISYNC_SERVER_MASTER_COMMIT_PIPELINE_H_
 
@@ -64,24 +66,22 @@ class CommitPipeline final : public RecordWriter {
   // Call SemiSyncMaster::Shutdown() first so no group keeps waiting for acks.
   void Shutdown();
 
-  absl::StatusOr<v1::RecordWriteResponse> Create(const std::string& content) override;
-  absl::StatusOr<v1::RecordWriteResponse> Update(int64_t id, const std::string& content) override;
-  absl::StatusOr<v1::DeleteRecordResponse> Delete(int64_t id) override;
+  void Submit(v1::RowOp op, int64_t id, std::string content, Done done) override;
 
  private:
   struct Write;
   struct Group {
-    std::vector<Write*> writes;  // in order, including rejected ones (no event)
+    std::vector<Write*> writes;  // owned; in order, including rejected ones (no event)
     std::vector<v1::BinlogEvent> events;
   };
 
-  absl::Status Submit(Write* w);
   void CommitterLoop();
   void CompleterLoop();
   // Validates one write against the row state and fills its event. Committer thread.
   absl::Status Prepare(Write* w, uint64_t position, int64_t now_us);
   absl::StatusOr<std::optional<v1::Record>> CurrentRow(int64_t id);
   absl::Status CommitToDatabase(const Group& g);
+  // Completes every write of the group (Done, then delete).
   void Finish(Group* g, const absl::Status& status, bool acked);
   void MaybePurge();
 
