@@ -1,6 +1,7 @@
 // CommitPipeline (see commit_pipeline.h).
 #include "server/master/commit_pipeline.h"
 
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -204,7 +205,10 @@ void CommitPipeline::Finish(Group* g, const absl::Status& status, bool acked) {
 void CommitPipeline::CompleterLoop() {
   const bool after_sync = semi_sync_->options().wait_point == WaitPoint::kAfterSync;
   while (true) {
-    std::unique_ptr<Group> g;
+    // Every group flushed so far completes together: acks are cumulative, so one wait covers
+    // them all, and their rows share one database transaction (group commit at the database,
+    // whose commit may cost far more than a binlog fsync, e.g. MySQL with a durable redo log).
+    auto g = std::make_unique<Group>();
     {
       absl::MutexLock l(&mu_);
       auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -212,8 +216,14 @@ void CommitPipeline::CompleterLoop() {
       };
       mu_.Await(absl::Condition(&cond));
       if (completions_.empty()) break;  // the committer is gone and everything is drained
-      g = std::move(completions_.front());
-      completions_.pop_front();
+      while (!completions_.empty() &&
+             (g->writes.empty() || g->events.size() + completions_.front()->events.size() <=
+                                       options_.max_completion_events)) {
+        Group& next = *completions_.front();
+        g->writes.insert(g->writes.end(), next.writes.begin(), next.writes.end());
+        std::move(next.events.begin(), next.events.end(), std::back_inserter(g->events));
+        completions_.pop_front();
+      }
     }
     if (g->events.empty()) {  // every write of the group was rejected
       Finish(g.get(), absl::OkStatus(), false);

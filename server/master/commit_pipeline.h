@@ -8,8 +8,9 @@
 //                                                               which finishes its RPC)
 //
 // Group commit: the committer takes every queued write at once, so concurrent writes share one
-// binlog append, one fsync, one ack wait and one database transaction. The two stages overlap:
-// while group k waits for slaves, group k+1 is being written and fsynced.
+// binlog append and one fsync; the completer takes every group flushed meanwhile, so they share
+// one ack wait and one database transaction. The two stages overlap: while the completer waits
+// for slaves or commits, the committer writes and fsyncs the next groups.
 //
 // Row state for validation (does id exist? what is its created_at?) is the database plus an
 // overlay of rows changed by groups already in the binlog but not yet committed to the database.
@@ -46,8 +47,11 @@ namespace semisync {
 
 struct CommitPipelineOptions {
   std::string server_uuid;
-  // Most writes one group may hold.
+  // Most writes one binlog group may hold.
   size_t max_group_size = 4096;
+  // Most events the completer commits to the database in one transaction (it merges every
+  // group flushed while it was busy).
+  size_t max_completion_events = 16384;
   // Binlog retention (checked by the committer between groups).
   uint64_t binlog_retention_bytes = 0;
   absl::Duration binlog_retention_age = absl::ZeroDuration();
