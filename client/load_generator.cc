@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <deque>
 #include <memory>
 #include <random>
 #include <thread>
@@ -16,6 +17,8 @@
 #include "absl/synchronization/notification.h"
 #include "grpcpp/grpcpp.h"
 #include "semisync/v1/records.grpc.pb.h"
+#include "semisync/v1/replication.grpc.pb.h"
+#include "semisync/v1/slave.grpc.pb.h"
 
 namespace semisync {
 namespace client {
@@ -30,13 +33,94 @@ struct WorkerResult {
   grpc::Status last_error;
 };
 
+// One sampled write for the lag measurement.
+struct LagSample {
+  int64_t id = 0;
+  absl::Time acked;
+};
+
+// Sampled writes waiting to be seen on the slave: pushed by the workers, popped by the lag thread.
+class LagQueue {
+ public:
+  explicit LagQueue(absl::Duration interval) : interval_ns_(absl::ToInt64Nanoseconds(interval)) {}
+
+  // Called by a worker after each acknowledged write; keeps about one per interval.
+  void MaybeSample(int64_t id, absl::Time acked) {
+    const int64_t now = absl::ToUnixNanos(acked);
+    int64_t next = next_ns_.load(std::memory_order_relaxed);
+    if (now < next) return;
+    if (!next_ns_.compare_exchange_strong(next, now + interval_ns_)) return;  // another won
+    absl::MutexLock lock(&mu_);
+    queue_.push_back({id, acked});
+  }
+  bool Front(LagSample* out) {
+    absl::MutexLock lock(&mu_);
+    if (queue_.empty()) return false;
+    *out = queue_.front();
+    return true;
+  }
+  void Pop() {
+    absl::MutexLock lock(&mu_);
+    queue_.pop_front();
+  }
+
+ private:
+  const int64_t interval_ns_;
+  std::atomic<int64_t> next_ns_{0};
+  absl::Mutex mu_;
+  std::deque<LagSample> queue_ ABSL_GUARDED_BY(mu_);
+};
+
 // Shared between the workers and the monitoring caller.
 struct SharedState {
   std::atomic<int64_t> issued{0};  // operations claimed (count mode)
   std::atomic<int64_t> done{0};
   std::atomic<int64_t> errors{0};
   std::atomic<int64_t> max_id{0};  // largest record id seen, for random reads
+  LagQueue* lag = nullptr;         // set when the lag is measured
 };
+
+// What the lag thread measured.
+struct LagResult {
+  std::vector<double> lag_us;
+  uint64_t timeouts = 0;
+};
+
+// The lag thread: resolves samples oldest first until `stop` is set and the queue is empty (or
+// the remaining samples time out).
+void RunLagPoller(const LoadOptions& options, LagQueue* queue, std::atomic<bool>* stop,
+                  LagResult* out) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto stub = v1::RecordsService::NewStub(grpc::CreateCustomChannel(
+      options.lag_target, grpc::InsecureChannelCredentials(), args));
+  LagSample sample;
+  while (true) {
+    if (!queue->Front(&sample)) {
+      if (stop->load()) return;
+      absl::SleepFor(options.lag_poll_interval);
+      continue;
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    v1::GetRecordRequest req;
+    req.set_id(sample.id);
+    v1::Record resp;
+    grpc::Status s = stub->GetRecord(&ctx, req, &resp);
+    const absl::Time now = absl::Now();
+    if (s.ok()) {
+      out->lag_us.push_back(absl::ToDoubleMicroseconds(now - sample.acked));
+      queue->Pop();
+      continue;  // the next one is probably readable as well
+    }
+    if (now - sample.acked > options.lag_timeout) {
+      out->timeouts++;
+      queue->Pop();
+      continue;
+    }
+    absl::SleepFor(options.lag_poll_interval);
+  }
+}
 
 std::string CodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
@@ -102,6 +186,7 @@ void RunWorker(const LoadOptions& options, int index, absl::Time end, SharedStat
         out->write_latency_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - start));
         if (resp.write().semi_sync_acked()) out->acked++;
         const int64_t id = resp.record().id();
+        if (shared->lag != nullptr) shared->lag->MaybeSample(id, absl::Now());
         int64_t cur = shared->max_id.load();
         while (id > cur && !shared->max_id.compare_exchange_weak(cur, id)) {
         }
@@ -133,24 +218,82 @@ absl::Status Validate(const LoadOptions& o) {
   if (o.rpc_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("rpc_timeout must be positive");
   }
+  if (o.measure_catchup && o.lag_target.empty()) {
+    return absl::InvalidArgumentError("measure_catchup needs lag_target (the slave)");
+  }
+  if (!o.lag_target.empty() && (o.lag_sample_interval <= absl::ZeroDuration() ||
+                                o.lag_poll_interval <= absl::ZeroDuration())) {
+    return absl::InvalidArgumentError("lag_sample_interval and lag_poll_interval must be positive");
+  }
   return absl::OkStatus();
 }
 
+absl::Status ToAbsl(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
 // One ListRecords on a fresh channel: can the target be reached at all?
-absl::Status Probe(const LoadOptions& o) {
+absl::Status Probe(const LoadOptions& o, const std::string& target) {
   auto stub = v1::RecordsService::NewStub(
-      grpc::CreateChannel(o.target, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + o.rpc_timeout));
   v1::ListRecordsRequest req;
   req.set_limit(1);
   v1::ListRecordsResponse resp;
-  grpc::Status s = stub->ListRecords(&ctx, req, &resp);
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  return ToAbsl(stub->ListRecords(&ctx, req, &resp));
 }
 
 }  // namespace
+
+absl::StatusOr<CatchupResult> WaitForCatchup(const std::string& master, const std::string& slave,
+                                             bool start_sync, absl::Duration timeout,
+                                             absl::Duration poll, absl::Time since) {
+  const absl::Time start = since == absl::InfinitePast() ? absl::Now() : since;
+  auto master_stub = v1::ReplicationService::NewStub(
+      grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
+  auto slave_stub =
+      v1::SlaveService::NewStub(grpc::CreateChannel(slave, grpc::InsecureChannelCredentials()));
+  auto slave_status = [&](v1::SlaveStatus* st) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    return slave_stub->GetStatus(&ctx, v1::GetSlaveStatusRequest(), st);
+  };
+  CatchupResult r;
+  v1::SlaveStatus st;
+  if (grpc::Status s = slave_status(&st); !s.ok()) return ToAbsl(s);
+  r.slave_start_position = st.executed_position();
+  if (start_sync) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::SyncResponse resp;
+    if (grpc::Status s = slave_stub->StartSync(&ctx, v1::StartSyncRequest(), &resp); !s.ok()) {
+      return ToAbsl(s);
+    }
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::MasterStatus ms;
+    if (grpc::Status s = master_stub->GetStatus(&ctx, v1::GetMasterStatusRequest(), &ms);
+        !s.ok()) {
+      return ToAbsl(s);
+    }
+    r.master_end_position = ms.binlog_end_position();
+  }
+  while (true) {
+    if (grpc::Status s = slave_status(&st); !s.ok()) return ToAbsl(s);
+    const absl::Time now = absl::Now();
+    r.slave_executed_position = st.executed_position();
+    if (st.executed_position() >= r.master_end_position) {
+      r.seconds = absl::ToDoubleSeconds(now - start);
+      return r;
+    }
+    if (now - start > timeout) return r;
+    absl::SleepFor(poll);
+  }
+}
 
 double Percentile(std::vector<double>* values, double p) {
   if (values->empty()) return 0;
@@ -163,9 +306,24 @@ double Percentile(std::vector<double>* values, double p) {
 
 absl::StatusOr<LoadSummary> RunLoad(const LoadOptions& options) {
   if (absl::Status s = Validate(options); !s.ok()) return s;
-  if (absl::Status s = Probe(options); !s.ok()) return s;
+  if (absl::Status s = Probe(options, options.target); !s.ok()) return s;
+  if (!options.lag_target.empty()) {
+    if (absl::Status s = Probe(options, options.lag_target); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("lag target ", options.lag_target, ": ",
+                                                 s.message()));
+    }
+  }
 
   SharedState shared;
+  std::unique_ptr<LagQueue> lag_queue;
+  LagResult lag;
+  std::atomic<bool> lag_stop{false};
+  std::thread lag_thread;
+  if (!options.lag_target.empty()) {
+    lag_queue = std::make_unique<LagQueue>(options.lag_sample_interval);
+    shared.lag = lag_queue.get();
+    lag_thread = std::thread(RunLagPoller, std::cref(options), lag_queue.get(), &lag_stop, &lag);
+  }
   std::vector<WorkerResult> results(options.clients);
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now();
@@ -188,10 +346,28 @@ absl::StatusOr<LoadSummary> RunLoad(const LoadOptions& options) {
   };
   while (!all_done.WaitForNotificationWithTimeout(options.progress_interval)) progress();
   for (auto& t : threads) t.join();
-  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Time load_end = absl::Now();
+  const double elapsed = absl::ToDoubleSeconds(load_end - start);
   progress();
 
   LoadSummary sum;
+  if (options.measure_catchup) {
+    absl::StatusOr<CatchupResult> c =
+        WaitForCatchup(options.target, options.lag_target, /*start_sync=*/false,
+                       options.catchup_timeout, absl::Milliseconds(1), load_end);
+    if (c.ok()) {
+      sum.catchup_s = c->seconds;
+      sum.master_end_position = c->master_end_position;
+      sum.slave_executed_position = c->slave_executed_position;
+    } else {
+      sum.last_error_code = absl::StatusCodeToString(c.status().code());
+      sum.last_error = absl::StrCat("catch-up: ", c.status().message());
+    }
+  }
+  if (lag_thread.joinable()) {
+    lag_stop.store(true);
+    lag_thread.join();
+  }
   sum.clients = options.clients;
   sum.seconds = elapsed;
   std::vector<double> writes, reads;
@@ -207,6 +383,17 @@ absl::StatusOr<LoadSummary> RunLoad(const LoadOptions& options) {
   }
   sum.writes = writes.size();
   sum.reads = reads.size();
+  std::vector<double> ops(writes);
+  ops.insert(ops.end(), reads.begin(), reads.end());
+  sum.op_p50_ms = Percentile(&ops, 50) / 1000;
+  sum.op_p95_ms = Percentile(&ops, 95) / 1000;
+  sum.op_p99_ms = Percentile(&ops, 99) / 1000;
+  sum.lag_samples = lag.lag_us.size();
+  sum.lag_timeouts = lag.timeouts;
+  sum.lag_p50_ms = Percentile(&lag.lag_us, 50) / 1000;
+  sum.lag_p95_ms = Percentile(&lag.lag_us, 95) / 1000;
+  sum.lag_p99_ms = Percentile(&lag.lag_us, 99) / 1000;
+  sum.lag_max_ms = Percentile(&lag.lag_us, 100) / 1000;
   if (elapsed > 0) {
     sum.ops_per_s = static_cast<double>(sum.writes + sum.reads) / elapsed;
     sum.writes_per_s = static_cast<double>(sum.writes) / elapsed;
@@ -225,10 +412,17 @@ std::string SummaryJson(const LoadSummary& s) {
       "{\"clients\":%d,\"seconds\":%.3f,\"ops\":%u,\"writes\":%u,\"reads\":%u,"
       "\"ops_per_s\":%.1f,\"writes_per_s\":%.1f,\"write_p50_ms\":%.3f,\"write_p95_ms\":%.3f,"
       "\"write_p99_ms\":%.3f,\"read_p50_ms\":%.3f,\"read_p95_ms\":%.3f,\"read_p99_ms\":%.3f,"
+      "\"op_p50_ms\":%.3f,\"op_p95_ms\":%.3f,\"op_p99_ms\":%.3f,\"lag_samples\":%u,"
+      "\"lag_timeouts\":%u,\"lag_p50_ms\":%.3f,\"lag_p95_ms\":%.3f,\"lag_p99_ms\":%.3f,"
+      "\"lag_max_ms\":%.3f,\"catchup_s\":%.4f,\"master_end_position\":%u,"
+      "\"slave_executed_position\":%u,"
       "\"acked\":%u,\"errors\":%u,\"last_error_code\":\"%s\",\"last_error\":\"%s\"}",
       s.clients, s.seconds, s.writes + s.reads, s.writes, s.reads, s.ops_per_s, s.writes_per_s,
       s.write_p50_ms, s.write_p95_ms, s.write_p99_ms, s.read_p50_ms, s.read_p95_ms,
-      s.read_p99_ms, s.acked, s.errors, JsonEscape(s.last_error_code), JsonEscape(s.last_error));
+      s.read_p99_ms, s.op_p50_ms, s.op_p95_ms, s.op_p99_ms, s.lag_samples, s.lag_timeouts,
+      s.lag_p50_ms, s.lag_p95_ms, s.lag_p99_ms, s.lag_max_ms, s.catchup_s,
+      s.master_end_position, s.slave_executed_position, s.acked, s.errors,
+      JsonEscape(s.last_error_code), JsonEscape(s.last_error));
 }
 
 std::string SummaryText(const LoadSummary& s) {
@@ -242,6 +436,16 @@ std::string SummaryText(const LoadSummary& s) {
   if (s.reads > 0) {
     absl::StrAppendFormat(&out, "read ms     p50 %.3f  p95 %.3f  p99 %.3f\n", s.read_p50_ms,
                           s.read_p95_ms, s.read_p99_ms);
+  }
+  if (s.lag_samples > 0 || s.lag_timeouts > 0) {
+    absl::StrAppendFormat(&out, "lag ms      p50 %.3f  p95 %.3f  p99 %.3f  max %.3f (%u samples",
+                          s.lag_p50_ms, s.lag_p95_ms, s.lag_p99_ms, s.lag_max_ms, s.lag_samples);
+    if (s.lag_timeouts > 0) absl::StrAppendFormat(&out, ", %u timed out", s.lag_timeouts);
+    out += ")\n";
+  }
+  if (s.catchup_s >= 0) {
+    absl::StrAppendFormat(&out, "catch-up    %.3f s after the load (slave reached position %u)\n",
+                          s.catchup_s, s.master_end_position);
   }
   absl::StrAppendFormat(&out, "acked       %u of %u writes semi-sync acknowledged\n", s.acked,
                         s.writes);

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: our semi-sync master + slave (on SQLite and on MariaDB storage) against
+# MariaDB 10.11's native semi-synchronous replication, in one run on this machine (issue 5).
+#
+#   bench/compare.sh                  full run (20 s per point)
+#   DURATION=5 bench/compare.sh       quick run
+#
+# Environment:
+#   DURATION=20           seconds per point
+#   CLIENTS="1 4 16 64"   client counts of the insert workload
+#   MIXED_CLIENTS=16      clients of the 90% read / 10% write workload ("" to skip it)
+#   SYSTEMS="sqlite mariadb native"   which systems to run (ours on SQLite, ours on MariaDB
+#                         storage, MariaDB native semi-sync)
+#   BUILD_DIR=build-bench release build (built by scripts/build.sh when a binary is missing;
+#                         REBUILD=1 forces an incremental build); JOBS=2
+#   SHARED_DIR            where shared/ is when it is not ../shared next to the clone
+#   LAG_SAMPLE_MS=10      one sampled write per this many ms for the replication lag
+#   KEEP_WORK=1           keep the scratch directory (logs, raw results) under /tmp
+#
+# Per point: transactions/s, p50/p95/p99 commit latency, replication lag p50/p99 (ack ->
+# readable on the slave), the slave's catch-up time after the load, CPU per transaction of each
+# process, and ours/native ratios. Prints a table and writes bench/results/compare-<ts>.json.
+# Loopback only; every process started here is stopped on exit (trap), by pid.
+# Method: docs/PERFORMANCE.md.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
+DURATION="${DURATION:-20}"
+CLIENTS="${CLIENTS:-1 4 16 64}"
+MIXED_CLIENTS="${MIXED_CLIENTS-16}"
+SYSTEMS="${SYSTEMS:-sqlite mariadb native}"
+LAG_SAMPLE_MS="${LAG_SAMPLE_MS:-10}"
+CATCHUP_TIMEOUT_S="${CATCHUP_TIMEOUT_S:-120}"
+# A point may not run longer than this (load + catch-up + draining the lag samples).
+POINT_TIMEOUT_S=$((DURATION + CATCHUP_TIMEOUT_S + 90))
+TS=$(date +%Y%m%d-%H%M%S)
+RESULTS_DIR="$ROOT/bench/results"
+WORK=$(mktemp -d /tmp/semisync-bench.XXXXXX)
+RAW="$WORK/raw"
+mkdir -p "$WORK/logs" "$RAW" "$RESULTS_DIR"
+
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+PROBE_PID=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -n $PROBE_PID ]]; then stop_pid "$PROBE_PID"; fi
+  bench_cleanup
+  if [[ ${KEEP_WORK:-0} == 1 || $rc != 0 ]]; then
+    log "scratch directory kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 ]] || die "DURATION must be a whole number of seconds"
+
+# --------------------------------------------------------------------------------------- ours
+# snapshot_cpu NAME PID...: per-process CPU ticks, written to $RAW/NAME.cpu as "pid ticks" lines.
+snapshot_cpu() {
+  local f="$RAW/$1.cpu" pid
+  shift
+  : >"$f"
+  for pid in "$@"; do echo "$pid $(cpu_ticks "$pid")" >>"$f"; done
+}
+
+# cpu_json BEFORE AFTER LABEL=PID...: {"label": seconds of CPU, ...} between two snapshots.
+cpu_json() {
+  "$PY" - "$RAW/$1.cpu" "$RAW/$2.cpu" "$(getconf CLK_TCK)" "${@:3}" <<'PY'
+import json, sys
+before = dict(l.split() for l in open(sys.argv[1]) if l.strip())
+after = dict(l.split() for l in open(sys.argv[2]) if l.strip())
+hz = float(sys.argv[3])
+out = {}
+for arg in sys.argv[4:]:
+    label, pid = arg.split("=")
+    if pid in before and pid in after:
+        out[label] = (int(after[pid]) - int(before[pid])) / hz
+print(json.dumps(out))
+PY
+}
+
+# run_ours SYSTEM [MASTER_DB SLAVE_DB [LABEL=PID...]]: master + one slave (on SQLite, or on the
+# given SOCI connection strings), then every point; LABEL=PID are more processes whose CPU time
+# is reported per point (the storage MariaDB).
+run_ours() {
+  local sys=$1 master_db=${2:-} slave_db=${3:-}
+  local extra_pids=("${@:4}")
+  local dir="$WORK/$sys" mport sport mpid spid
+  mkdir -p "$dir"
+  local mdb_args=() sdb_args=()
+  [[ -n $master_db ]] && mdb_args=(--db="$master_db")
+  [[ -n $slave_db ]] && sdb_args=(--db="$slave_db")
+  start_server "$sys-master" "$BUILD_DIR/server/semisync_master" --grpc_port=0 --http_port=0 \
+    --bind_address=127.0.0.1 --http_bind_address=127.0.0.1 --data_dir="$dir/master" \
+    --semi_sync_enabled=true --semi_sync_wait_point=AFTER_SYNC --semi_sync_wait_for_slave_count=1 \
+    "${mdb_args[@]}"
+  mport=$PORT mpid=$PID
+  start_server "$sys-slave" "$BUILD_DIR/server/semisync_slave" --id=slave1 \
+    --master="127.0.0.1:$mport" --grpc_port=0 --http_port=0 --bind_address=127.0.0.1 \
+    --http_bind_address=127.0.0.1 --data_dir="$dir/slave1" "${sdb_args[@]}"
+  sport=$PORT spid=$PID
+  wait_semisync_on "127.0.0.1:$mport"
+
+  local points=() c
+  for c in $CLIENTS; do points+=("insert:$c"); done
+  [[ -n $MIXED_CLIENTS ]] && points+=("mixed:$MIXED_CLIENTS")
+  local p wl read_pct name cpu_labels
+  cpu_labels=("master=$mpid" "slave=$spid")
+  for p in "${extra_pids[@]}"; do cpu_labels+=("$p"); done
+  for p in "${points[@]}"; do
+    wl=${p%%:*} c=${p##*:}
+    read_pct=0
+    [[ $wl == mixed ]] && read_pct=90
+    name="ours-$sys-$wl-$c"
+    log "$name: ${DURATION}s at $c clients (read_pct $read_pct)"
+    # shellcheck disable=SC2046
+    snapshot_cpu "$name.before" $(printf '%s\n' "${cpu_labels[@]}" | cut -d= -f2)
+    if ! timeout -k 10 "$POINT_TIMEOUT_S" "$BUILD_DIR/bench/semisync_load" \
+        --target="127.0.0.1:$mport" --slave="127.0.0.1:$sport" --clients="$c" \
+        --duration_s="$DURATION" --content_bytes=32 --read_pct="$read_pct" \
+        --lag_sample_ms="$LAG_SAMPLE_MS" --catchup --catchup_timeout_s="$CATCHUP_TIMEOUT_S" \
+        --json >"$RAW/$name.load.json" 2>"$WORK/logs/$name.err"; then
+      log "$name: load reported errors (see $WORK/logs/$name.err; raw result kept)"
+    fi
+    # shellcheck disable=SC2046
+    snapshot_cpu "$name.after" $(printf '%s\n' "${cpu_labels[@]}" | cut -d= -f2)
+    cpu_json "$name.before" "$name.after" "${cpu_labels[@]}" >"$RAW/$name.cpu.json"
+    echo "{\"system\":\"ours-$sys\",\"workload\":\"$wl\",\"clients\":$c}" >"$RAW/$name.meta.json"
+  done
+  ctl --master="127.0.0.1:$mport" --json status master >"$RAW/ours-$sys.master-status.json" || true
+  ctl --slave="127.0.0.1:$sport" --json status slave >"$RAW/ours-$sys.slave-status.json" || true
+  stop_our_servers
+}
+
+# ------------------------------------------------------------------------------------- native
+run_native() {
+  find_shared_dir
+  ensure_sysbench
+  local anchor="$WORK/anchor" pport rport
+  pport=$(free_port)
+  rport=$(free_port)
+  while [[ $rport == "$pport" ]]; do rport=$(free_port); done
+  BENCH_ANCHOR_DIRS+=("$anchor")
+  log "native MariaDB semi-sync: primary :$pport, replica :$rport ($anchor)"
+  ANCHOR_DB="$anchor" PRIMARY_PORT=$pport REPLICA_PORT=$rport \
+    timeout -k 10 300 bash "$BENCH_SHARED_DIR/bench/mariadb-semisync.sh" start \
+    >"$WORK/logs/native-setup.log" 2>&1 \
+    || { tail -n 30 "$WORK/logs/native-setup.log" >&2; die "native MariaDB semi-sync did not start"; }
+  local ppid rpid
+  ppid=$(tr -dc '0-9' <"$anchor/primary/mysqld.pid")
+  rpid=$(tr -dc '0-9' <"$anchor/replica/mysqld.pid")
+  local my=(--host=127.0.0.1 --primary_port="$pport" --replica_port="$rport" --user=bench
+            --password=bench --db=bench)
+  local sb=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$pport" --mysql-user=bench
+            --mysql-password=bench --mysql-db=bench --histogram=on --percentile=99
+            --report-interval=0)
+
+  local points=() c p wl lua name t_end
+  for c in $CLIENTS; do points+=("insert:$c"); done
+  [[ -n $MIXED_CLIENTS ]] && points+=("mixed:$MIXED_CLIENTS")
+  for p in "${points[@]}"; do
+    wl=${p%%:*} c=${p##*:}
+    lua="$BENCH_SHARED_DIR/bench/insert.lua"
+    [[ $wl == mixed ]] && lua="$BENCH_SHARED_DIR/bench/mixed.lua"
+    name="native-$wl-$c"
+    log "$name: ${DURATION}s at $c threads (sysbench $(basename "$lua"))"
+    snapshot_cpu "$name.before" "$ppid" "$rpid"
+    "$BUILD_DIR/bench/semisync_mysql_lag" --mode=probe "${my[@]}" \
+      --duration_s=$((DURATION + 60)) --sample_ms="$LAG_SAMPLE_MS" \
+      >"$RAW/$name.lag.json" 2>"$WORK/logs/$name.lag.err" &
+    PROBE_PID=$!
+    if ! timeout -k 10 $((DURATION + 60)) sysbench "$lua" "${sb[@]}" --threads="$c" \
+        --time="$DURATION" run >"$RAW/$name.sysbench.txt" 2>"$WORK/logs/$name.sysbench.err"; then
+      log "$name: sysbench failed (see $WORK/logs/$name.sysbench.err)"
+    fi
+    t_end=$(date +%s.%N)
+    kill -TERM "$PROBE_PID" 2>/dev/null || true
+    timeout -k 10 $((CATCHUP_TIMEOUT_S + 30)) "$BUILD_DIR/bench/semisync_mysql_lag" \
+      --mode=catchup "${my[@]}" --since_unix_s="$t_end" --timeout_s="$CATCHUP_TIMEOUT_S" \
+      >"$RAW/$name.catchup.json" 2>"$WORK/logs/$name.catchup.err" \
+      || log "$name: catch-up not measured (see $WORK/logs/$name.catchup.err)"
+    # The probe drains its pending samples (each at most 60 s), then exits.
+    local i
+    for i in $(seq 1 900); do
+      kill -0 "$PROBE_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    stop_pid "$PROBE_PID"
+    PROBE_PID=""
+    snapshot_cpu "$name.after" "$ppid" "$rpid"
+    cpu_json "$name.before" "$name.after" "master=$ppid" "slave=$rpid" >"$RAW/$name.cpu.json"
+    echo "{\"system\":\"native\",\"workload\":\"$wl\",\"clients\":$c}" >"$RAW/$name.meta.json"
+  done
+  ANCHOR_DB="$anchor" bash "$BENCH_SHARED_DIR/bench/mariadb-semisync.sh" status \
+    >"$RAW/native.status.txt" 2>&1 || true
+  ANCHOR_DB="$anchor" bash "$BENCH_SHARED_DIR/bench/mariadb-semisync.sh" stop \
+    >>"$WORK/logs/native-setup.log" 2>&1 || true
+  BENCH_ANCHOR_DIRS=()
+}
+
+# ----------------------------------------------------------------------------------------- run
+build_if_needed
+START_S=$SECONDS
+for sys in $SYSTEMS; do
+  case $sys in
+    sqlite)
+      run_ours sqlite
+      ;;
+    mariadb)
+      start_storage_mariadb "$WORK/mdb"
+      mariadb --no-defaults --protocol=SOCKET -S "$MDB_SOCK" -uroot \
+        -e "CREATE DATABASE bench_master; CREATE DATABASE bench_slave" \
+        || die "cannot create the storage databases"
+      mdb_pid=$(tr -dc '0-9' <"$WORK/mdb/pid")
+      conn="mysql://host=127.0.0.1 port=$MDB_PORT user=semisync password=semisync"
+      run_ours mariadb "$conn db=bench_master" "$conn db=bench_slave" "storage=$mdb_pid"
+      bash "$ROOT/scripts/test_mariadb.sh" stop "$WORK/mdb" >&2 || true
+      BENCH_MARIADB_DIRS=()
+      ;;
+    native)
+      run_native
+      ;;
+    *) die "unknown system '$sys' in SYSTEMS (sqlite, mariadb, native)" ;;
+  esac
+done
+
+OUT="$RESULTS_DIR/compare-$TS.json"
+"$PY" "$ROOT/bench/report.py" compare "$RAW" --out "$OUT" --duration "$DURATION" \
+  --command "DURATION=$DURATION CLIENTS=\"$CLIENTS\" MIXED_CLIENTS=\"$MIXED_CLIENTS\" SYSTEMS=\"$SYSTEMS\" bench/compare.sh"
+log "done in $((SECONDS - START_S)) s; results: $OUT"
