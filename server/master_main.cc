@@ -1,8 +1,11 @@
 // semisync_master: the master node. Serves RecordsService (reads and writes) and
-// ReplicationService on one gRPC port (default 50051), plus gRPC health and reflection.
+// ReplicationService on one gRPC port (default 50051), plus gRPC health and reflection, and the
+// same API as HTTP/JSON (default 8080) with GET /metrics (docs/operations.md).
 // Run with no flags for an embedded SQLite database under ./data/master.
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +16,10 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "server/gateway/http_gateway.h"
 #include "server/master/master.h"
+#include "server/metrics/metrics.h"
+#include "server/metrics/node_metrics.h"
+#include "server/metrics/rpc_metrics.h"
+#include "server/node_health.h"
 #include "server/process_util.h"
 
 DEFINE_int32(grpc_port, 50051, "gRPC port to listen on; 0 picks a free port (see --port_file)");
@@ -106,8 +113,18 @@ int Run() {
     LOG(ERROR) << "master failed to start: " << master.status();
     return 1;
   }
+  // Metrics: per-method RPC counts and latencies (an interceptor, so HTTP gateway calls count
+  // too), and the replication state read from Master::Status() at each scrape.
+  metrics::Registry registry;
+  metrics::RpcMetrics rpc_metrics(&registry);
+  Master* const m = master->get();
+  metrics::AddMasterCollector(&registry, [m] { return m->Status(); });
+
   EnableHealthAndReflection();
   grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(rpc_metrics.NewInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   int bound_port = 0;
   builder.AddListeningPort(absl::StrCat(FLAGS_bind_address, ":", FLAGS_grpc_port),
                            grpc::InsecureServerCredentials(), &bound_port);
@@ -120,6 +137,7 @@ int Run() {
     (*master)->FinishShutdown();
     return 1;
   }
+  server->GetHealthCheckService()->SetServingStatus(kReplicationServiceName, true);
   LOG(INFO) << "master " << (*master)->server_uuid() << ": serving gRPC on "
             << FLAGS_bind_address << ":" << bound_port;
   gateway::HttpGatewayOptions http_options;
@@ -129,6 +147,9 @@ int Run() {
   auto http = std::make_unique<gateway::HttpGateway>(
       http_options, server.get(),
       std::vector<std::string>{"semisync.v1.RecordsService", "semisync.v1.ReplicationService"});
+  http->AddGetHandler("/metrics", [&registry] {
+    return gateway::HttpResponse{200, metrics::kTextContentType, registry.RenderText()};
+  });
   absl::StatusOr<int> http_port = http->Start();
   if (!http_port.ok()) {
     LOG(ERROR) << "master " << (*master)->server_uuid() << ": " << http_port.status();

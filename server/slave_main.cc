@@ -1,10 +1,13 @@
 // semisync_slave: a replica. Copies the master's binlog into its relay log, applies it to its own
 // database, acknowledges received events for semi-sync, and serves RecordsService (reads only)
-// and SlaveService (start/stop/status) over gRPC.
+// and SlaveService (start/stop/status) over gRPC and as HTTP/JSON (default 8081), with GET
+// /metrics and a health status that follows replication (docs/operations.md).
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -16,6 +19,10 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/gateway/http_gateway.h"
+#include "server/metrics/metrics.h"
+#include "server/metrics/node_metrics.h"
+#include "server/metrics/rpc_metrics.h"
+#include "server/node_health.h"
 #include "server/process_util.h"
 #include "server/records_service.h"
 #include "server/slave/slave.h"
@@ -95,6 +102,10 @@ DEFINE_int32(ack_interval_ms, 500,
              "Interval of applied-position acks to the master, milliseconds (received-position "
              "acks are sent immediately).");
 DEFINE_validator(ack_interval_ms, &ValidatePositive);
+DEFINE_int32(health_check_interval_ms, 200,
+             "How often the health status of semisync.v1.SlaveService is re-evaluated from the "
+             "replication status, milliseconds.");
+DEFINE_validator(health_check_interval_ms, &ValidatePositive);
 DEFINE_uint64(shutdown_grace_ms, 500,
               "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
 
@@ -154,8 +165,18 @@ int main(int argc, char** argv) {
   semisync::RecordsServiceImpl records_service(storage->get(), /*writer=*/nullptr,
                                                [master] { return master; });
   semisync::SlaveServiceImpl slave_service(slave->get());
+  // Metrics: per-method RPC counts and latencies (an interceptor, so HTTP gateway calls count
+  // too), and the replication state read from Slave::Status() at each scrape.
+  semisync::metrics::Registry registry;
+  semisync::metrics::RpcMetrics rpc_metrics(&registry);
+  semisync::Slave* const sl = slave->get();
+  semisync::metrics::AddSlaveCollector(&registry, [sl] { return sl->Status(); });
+
   semisync::EnableHealthAndReflection();
   grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(rpc_metrics.NewInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   int bound_port = 0;
   const std::string listen = absl::StrCat(FLAGS_bind_address, ":", FLAGS_grpc_port);
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
@@ -166,6 +187,8 @@ int main(int argc, char** argv) {
     LOG(ERROR) << who << "cannot listen on " << listen;
     return 1;
   }
+  // Until the watcher's first evaluation (after StartSync below): not replicating yet.
+  server->GetHealthCheckService()->SetServingStatus(semisync::kSlaveServiceName, false);
   LOG(INFO) << who << "serving gRPC on " << FLAGS_bind_address << ":" << bound_port
             << ", master " << master << ", data dir " << data_dir;
   semisync::gateway::HttpGatewayOptions http_options;
@@ -175,6 +198,10 @@ int main(int argc, char** argv) {
   auto http = std::make_unique<semisync::gateway::HttpGateway>(
       http_options, server.get(),
       std::vector<std::string>{"semisync.v1.RecordsService", "semisync.v1.SlaveService"});
+  http->AddGetHandler("/metrics", [&registry] {
+    return semisync::gateway::HttpResponse{200, semisync::metrics::kTextContentType,
+                                           registry.RenderText()};
+  });
   absl::StatusOr<int> http_port = http->Start();
   if (!http_port.ok()) {
     LOG(ERROR) << who << http_port.status();
@@ -188,6 +215,12 @@ int main(int argc, char** argv) {
     LOG(ERROR) << who << "cannot start replication: " << s;
     return 1;
   }
+  // "semisync.v1.SlaveService" is SERVING only while replication runs (node_health.h).
+  semisync::HealthWatcher health(
+      server->GetHealthCheckService(), semisync::kSlaveServiceName,
+      [sl](std::string* reason) { return semisync::SlaveReplicating(sl->Status(), reason); },
+      absl::Milliseconds(FLAGS_health_check_interval_ms), absl::StrCat("slave ", FLAGS_id));
+  health.Start();
   if (!FLAGS_port_file.empty()) {
     if (absl::Status s = semisync::WritePortFile(
             FLAGS_port_file, {{"grpc_port", bound_port}, {"http_port", *http_port}});
@@ -199,6 +232,8 @@ int main(int argc, char** argv) {
 
   const int sig = semisync::WaitForTerminationSignal();
   LOG(INFO) << who << "signal " << sig << " received; shutting down";
+  health.Stop();
+  server->GetHealthCheckService()->Shutdown();  // every service NOT_SERVING from now on
   http->BeginShutdown();  // new HTTP requests get 503, the HTTP port closes
   const absl::Time deadline = absl::Now() + absl::Milliseconds(FLAGS_shutdown_grace_ms);
   server->Shutdown(absl::ToChronoTime(deadline));

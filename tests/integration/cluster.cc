@@ -82,15 +82,15 @@ std::string CurrentTestName() {
   return absl::StrCat(info->test_suite_name(), ".", info->name());
 }
 
-// Parses the port file ("key=value" lines); 0 when absent, incomplete or without grpc_port.
-int ReadGrpcPort(const std::string& path) {
+// Parses the port file ("key=value" lines); 0 when absent, incomplete or without `key`.
+int ReadPort(const std::string& path, absl::string_view key) {
   std::ifstream in(path);
   if (!in) return 0;
   std::string line;
   while (std::getline(in, line)) {
     std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
     int port = 0;
-    if (absl::StripAsciiWhitespace(kv.first) == "grpc_port" &&
+    if (absl::StripAsciiWhitespace(kv.first) == key &&
         absl::SimpleAtoi(absl::StripAsciiWhitespace(kv.second), &port) && port > 0 &&
         port < 65536) {
       return port;
@@ -318,6 +318,7 @@ absl::Status Node::Start(int grpc_port, absl::Duration timeout) {
   pid_ = pid;
   paused_ = false;
   port_ = 0;
+  http_port_ = 0;
   return WaitUntilServing(absl::Now() + timeout);
 }
 
@@ -329,8 +330,11 @@ absl::Status Node::WaitUntilServing(absl::Time deadline) {
                                                  DescribeWaitStatus(*exit), ")\n", LogTail()));
     }
     if (port_ == 0) {
-      port_ = ReadGrpcPort(port_file_);
-      if (port_ != 0) MakeStubs();
+      port_ = ReadPort(port_file_, "grpc_port");
+      if (port_ != 0) {
+        http_port_ = ReadPort(port_file_, "http_port");  // written together with grpc_port
+        MakeStubs();
+      }
     }
     if (port_ != 0) {
       last = Probe(kProbeTimeout);

@@ -94,6 +94,8 @@ class Node {
   // The gRPC port of the current (or last) run; "127.0.0.1:port".
   int port() const { return port_; }
   std::string address() const;
+  // The HTTP/JSON gateway port of the current run (127.0.0.1, from the port file's http_port).
+  int http_port() const { return http_port_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& db() const { return db_; }
   const std::string& log_path() const { return log_path_; }
@@ -135,6 +137,7 @@ class Node {
   pid_t pid_ = -1;
   bool paused_ = false;
   int port_ = 0;
+  int http_port_ = 0;
   int runs_ = 0;
   // Wait status of a run that ended without Kill/Terminate (reported by Cluster::Shutdown).
   std::optional<int> unexpected_exit_;
