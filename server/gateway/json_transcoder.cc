@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -12,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/gateway/http_template.h"
@@ -252,7 +255,49 @@ std::string DescribeJsonError(absl::string_view error) {
   return std::string(line);
 }
 
+// protobuf's JSON parser also takes "true", "yes", "1", ... (strings) for bool fields; proto3 JSON
+// allows only the literals true and false, so check them (recursively) before parsing.
+absl::Status CheckBoolLiterals(const google::protobuf::Struct& object, const Descriptor* type,
+                               const std::string& path) {
+  for (const auto& [key, value] : object.fields()) {
+    const FieldDescriptor* f = type->FindFieldByName(key);
+    if (f == nullptr) f = type->FindFieldByLowercaseName(key);
+    if (f == nullptr) {
+      for (int i = 0; i < type->field_count() && f == nullptr; ++i) {
+        if (type->field(i)->json_name() == key) f = type->field(i);
+      }
+    }
+    if (f == nullptr) continue;  // the parser reports unknown fields
+    const std::string where = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    std::vector<const google::protobuf::Value*> items;
+    if (f->is_repeated() && value.has_list_value()) {
+      for (const auto& v : value.list_value().values()) items.push_back(&v);
+    } else {
+      items.push_back(&value);
+    }
+    for (const google::protobuf::Value* v : items) {
+      if (v->has_null_value()) continue;
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_BOOL && !v->has_bool_value()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid value for field \"", where, "\": expected true or false"));
+      }
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_map() &&
+          v->has_struct_value() &&
+          f->message_type()->file()->package() != "google.protobuf") {
+        RETURN_IF_ERROR(CheckBoolLiterals(v->struct_value(), f->message_type(), where));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseJsonInto(absl::string_view json, Message* msg) {
+  google::protobuf::Struct tree;
+  if (google::protobuf::util::JsonStringToMessage(
+          google::protobuf::StringPiece(json.data(), json.size()), &tree)
+          .ok()) {
+    RETURN_IF_ERROR(CheckBoolLiterals(tree, msg->GetDescriptor(), ""));
+  }
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto s = google::protobuf::util::JsonStringToMessage(

@@ -120,6 +120,12 @@ TEST_F(GatewayTest, RegisterSlaveAndAckWithValidAndInvalidBodies) {
   ExpectJsonError(
       c.Post("/api/register_slave", R"({"slave_id":"s","semi_sync":"maybe"})", "application/json"),
       400, "semi_sync", "bool field with a string");
+  for (const char* lenient : {R"("yes")", R"("true")", R"("1")", "1"}) {
+    ExpectJsonError(c.Post("/api/register_slave",
+                           absl::StrCat(R"({"slave_id":"s","semi_sync":)", lenient, "}"),
+                           "application/json"),
+                    400, "semi_sync", "bool field must be a JSON true or false");
+  }
   ExpectJsonError(
       c.Post("/api/ack", R"({"slave_id":"nobody","received_position":1})", "application/json"), 400,
       "not registered", "ack from an unregistered slave");
