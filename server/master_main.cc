@@ -61,6 +61,9 @@ DEFINE_uint64(heartbeat_period_ms, 1000,
               "Milliseconds between heartbeats on an idle binlog stream");
 DEFINE_uint64(shutdown_grace_ms, 500,
               "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
+DEFINE_int32(db_read_sessions, 16,
+             "Database sessions kept open for reads (ListRecords, GetRecord, status); concurrent "
+             "reads beyond this wait for a free one");
 
 namespace semisync {
 namespace {
@@ -69,6 +72,10 @@ absl::StatusOr<MasterOptions> OptionsFromFlags() {
   MasterOptions o;
   o.data_dir = FLAGS_data_dir;
   o.db = FLAGS_db;
+  if (FLAGS_db_read_sessions < 1 || FLAGS_db_read_sessions > 1024) {
+    return absl::InvalidArgumentError("--db_read_sessions must be 1..1024");
+  }
+  o.read_sessions = FLAGS_db_read_sessions;
   o.semi_sync.enabled = FLAGS_semi_sync_enabled;
   o.semi_sync.timeout = absl::Milliseconds(FLAGS_semi_sync_timeout_ms);
   if (FLAGS_semi_sync_wait_for_slave_count < 1 || FLAGS_semi_sync_wait_for_slave_count > 65535) {

@@ -4,6 +4,7 @@
 // /metrics and a health status that follows replication (docs/operations.md).
 #include <chrono>
 #include <cstdint>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -108,6 +109,9 @@ DEFINE_int32(health_check_interval_ms, 200,
 DEFINE_validator(health_check_interval_ms, &ValidatePositive);
 DEFINE_uint64(shutdown_grace_ms, 500,
               "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
+DEFINE_int32(db_read_sessions, 16,
+             "Database sessions kept open for reads (ListRecords, GetRecord, status); concurrent "
+             "reads beyond this wait for a free one");
 
 int main(int argc, char** argv) {
   semisync::InitProcess();
@@ -132,7 +136,7 @@ int main(int argc, char** argv) {
   semisync::StorageOptions storage_options;
   storage_options.connection =
       FLAGS_db.empty() ? absl::StrCat("sqlite3://db=", data_dir, "/slave.db") : FLAGS_db;
-  storage_options.read_sessions = 4;
+  storage_options.read_sessions = std::clamp(FLAGS_db_read_sessions, 1, 1024);
   // The relay log is the truth until the applier's SyncToDisk() before each purge.
   storage_options.sync_commits = false;
   absl::StatusOr<std::unique_ptr<semisync::Storage>> storage =
