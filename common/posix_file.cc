@@ -90,4 +90,16 @@ absl::StatusOr<bool> FileReader::ZeroFrom(uint64_t from, uint64_t size) {
   return true;
 }
 
+absl::Status WriteFileDurably(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC));
+    RETURN_IF_ERROR(WriteAll(fd.get(), tmp, text.data(), text.size()));
+    if (::fsync(fd.get()) != 0) return PosixError("fsync", tmp, errno);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return PosixError("rename", tmp, errno);
+  const size_t slash = path.rfind('/');
+  return SyncDir(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+}
+
 }  // namespace semisync

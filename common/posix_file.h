@@ -50,6 +50,10 @@ absl::Status DataSync(int fd, const std::string& path);
 // write(2) until all n bytes are written.
 absl::Status WriteAll(int fd, const std::string& path, const char* p, size_t n);
 
+// Replaces `path` with `text` atomically and durably: writes `path`.tmp, fsyncs it, renames it
+// over `path`, and fsyncs the directory. A crash leaves either the old or the new content.
+absl::Status WriteFileDurably(const std::string& path, const std::string& text);
+
 // Buffered pread(2) over a file that may still be growing (the active segment). Bytes once
 // written never change, so buffered bytes stay valid; a request past the buffer re-reads.
 class FileReader {

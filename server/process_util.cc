@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/posix_file.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -39,18 +40,7 @@ int WaitForTerminationSignal() {
 absl::Status WritePortFile(const std::string& path, const std::map<std::string, int>& ports) {
   std::string text;
   for (const auto& [key, port] : ports) absl::StrAppend(&text, key, "=", port, "\n");
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open ", tmp, ": ", strerror(errno)));
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            fsync(fd) == 0;
-  int saved = errno;
-  close(fd);
-  if (!ok) return absl::InternalError(absl::StrCat("write ", tmp, ": ", strerror(saved)));
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("rename ", tmp, ": ", strerror(errno)));
-  }
-  return absl::OkStatus();
+  return WriteFileDurably(path, text);
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {

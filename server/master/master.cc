@@ -1,17 +1,13 @@
 // Master assembly and crash recovery (see master.h).
 #include "server/master/master.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/gtid.h"
+#include "common/posix_file.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 #include "server/process_util.h"
@@ -31,21 +27,7 @@ absl::StatusOr<std::string> LoadOrCreateServerUuid(const std::string& data_dir) 
     return uuid;
   }
   std::string uuid = NewUuid();
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::InternalError(absl::StrCat("create ", tmp, ": ", strerror(errno)));
-  std::string text = uuid + "\n";
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("write ", path, ": ", strerror(errno)));
-  }
-  int dfd = open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
+  RETURN_IF_ERROR(WriteFileDurably(path, uuid + "\n"));
   return uuid;
 }
 

@@ -1,48 +1,17 @@
 // Slave's receiver ("IO thread"): registers with the master, streams its binlog into the relay
 // log and reconnects with exponential backoff; and the relay syncer, which makes what the
 // receiver wrote durable (one fsync for every message that arrived meanwhile).
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/posix_file.h"
 #include "glog/logging.h"
 #include "grpcpp/client_context.h"
 #include "server/slave/slave.h"
 
 namespace semisync {
-namespace {
-
-// Writes `text` to `path` atomically and durably: temp file, fsync, rename, fsync of the directory.
-absl::Status WriteFileDurably(const std::string& dir, const std::string& name,
-                              const std::string& text) {
-  const std::string path = dir + "/" + name;
-  const std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::InternalError(absl::StrCat("open ", tmp, ": ", strerror(errno)));
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            fsync(fd) == 0;
-  int saved = errno;
-  close(fd);
-  if (!ok) return absl::InternalError(absl::StrCat("write ", tmp, ": ", strerror(saved)));
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("rename ", tmp, ": ", strerror(errno)));
-  }
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return absl::InternalError(absl::StrCat("open ", dir, ": ", strerror(errno)));
-  ok = fsync(dfd) == 0;
-  saved = errno;
-  close(dfd);
-  if (!ok) return absl::InternalError(absl::StrCat("fsync ", dir, ": ", strerror(saved)));
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 void Slave::ReceiverLoop() {
   absl::Duration backoff = options_.reconnect_backoff_min;
@@ -220,7 +189,8 @@ absl::Status Slave::CheckMasterUuid(const std::string& uuid) {
         " (", options_.data_dir, "/master_uuid); refusing to mix two masters' positions: "
         "reset the slave's data to switch masters"));
   }
-  if (absl::Status s = WriteFileDurably(options_.data_dir, "master_uuid", uuid + "\n"); !s.ok()) {
+  if (absl::Status s = WriteFileDurably(options_.data_dir + "/master_uuid", uuid + "\n");
+      !s.ok()) {
     return absl::InternalError(absl::StrCat("cannot record the master's uuid: ", s.message()));
   }
   LOG(INFO) << Who() << "replicating master uuid " << uuid;
