@@ -2,7 +2,7 @@
 #
 # SEMISYNC_ALLOW_MISSING (dev only): skip, with a message, a library or test whose sources or
 # dependencies are not there yet, so that parts can be developed in parallel.
-option(SEMISYNC_ALLOW_MISSING "Skip targets whose sources are missing (development only)" ON)
+option(SEMISYNC_ALLOW_MISSING "Skip targets whose sources are missing (development only)" OFF)
 
 function(_semisync_sources_present out)
   set(ok TRUE)
