@@ -33,30 +33,9 @@ LAG_SAMPLE_MS="${LAG_SAMPLE_MS:-10}"
 CATCHUP_TIMEOUT_S="${CATCHUP_TIMEOUT_S:-120}"
 # A point may not run longer than this (load + catch-up + draining the lag samples).
 POINT_TIMEOUT_S=$((DURATION + CATCHUP_TIMEOUT_S + 90))
-TS=$(date +%Y%m%d-%H%M%S)
-RESULTS_DIR="$ROOT/bench/results"
-WORK=$(mktemp -d /tmp/semisync-bench.XXXXXX)
-RAW="$WORK/raw"
-mkdir -p "$WORK/logs" "$RAW" "$RESULTS_DIR"
-
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-
-PROBE_PID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n $PROBE_PID ]]; then stop_pid "$PROBE_PID"; fi
-  bench_cleanup
-  if [[ ${KEEP_WORK:-0} == 1 || $rc != 0 ]]; then
-    log "scratch directory kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_begin bench
 
 [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 ]] || die "DURATION must be a whole number of seconds"
 
@@ -174,13 +153,13 @@ run_native() {
     "$BUILD_DIR/bench/semisync_mysql_lag" --mode=probe "${my[@]}" \
       --duration_s=$((DURATION + 60)) --sample_ms="$LAG_SAMPLE_MS" \
       >"$RAW/$name.lag.json" 2>"$WORK/logs/$name.lag.err" &
-    PROBE_PID=$!
+    BENCH_SIDE_PID=$!
     if ! timeout -k 10 $((DURATION + 60)) sysbench "$lua" "${sb[@]}" --threads="$c" \
         --time="$DURATION" run >"$RAW/$name.sysbench.txt" 2>"$WORK/logs/$name.sysbench.err"; then
       log "$name: sysbench failed (see $WORK/logs/$name.sysbench.err)"
     fi
     t_end=$(date +%s.%N)
-    kill -TERM "$PROBE_PID" 2>/dev/null || true
+    kill -TERM "$BENCH_SIDE_PID" 2>/dev/null || true
     timeout -k 10 $((CATCHUP_TIMEOUT_S + 30)) "$BUILD_DIR/bench/semisync_mysql_lag" \
       --mode=catchup "${my[@]}" --since_unix_s="$t_end" --timeout_s="$CATCHUP_TIMEOUT_S" \
       >"$RAW/$name.catchup.json" 2>"$WORK/logs/$name.catchup.err" \
@@ -188,11 +167,11 @@ run_native() {
     # The probe drains its pending samples (each at most 60 s), then exits.
     local i
     for i in $(seq 1 900); do
-      kill -0 "$PROBE_PID" 2>/dev/null || break
+      kill -0 "$BENCH_SIDE_PID" 2>/dev/null || break
       sleep 0.1
     done
-    stop_pid "$PROBE_PID"
-    PROBE_PID=""
+    stop_pid "$BENCH_SIDE_PID"
+    BENCH_SIDE_PID=""
     snapshot_cpu "$name.after" "$ppid" "$rpid"
     cpu_json "$name.before" "$name.after" "master=$ppid" "slave=$rpid" >"$RAW/$name.cpu.json"
     echo "{\"system\":\"native\",\"workload\":\"$wl\",\"clients\":$c}" >"$RAW/$name.meta.json"

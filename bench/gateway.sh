@@ -13,11 +13,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
 DURATION="${DURATION:-10}"
 CLIENTS="${CLIENTS:-16 64}"
-WORK=$(mktemp -d /tmp/semisync-gwbench.XXXXXX)
-mkdir -p "$WORK/logs"
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-trap 'bench_cleanup; rm -rf "$WORK"' EXIT
+bench_begin gwbench
 
 build_if_needed
 if ! command -v wrk >/dev/null 2>&1; then

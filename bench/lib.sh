@@ -1,14 +1,15 @@
 # shellcheck shell=bash
-# Helpers shared by bench/compare.sh and bench/scale.sh (sourced, not run).
+# Helpers shared by bench/compare.sh, bench/scale.sh and bench/gateway.sh (sourced, not run).
 #
-# The caller sets ROOT, BUILD_DIR and WORK (a private directory under /tmp) before sourcing, and
-# calls bench_cleanup from its EXIT trap. Every process started here is remembered by pid and only
-# ever stopped by that pid.
+# The caller sets ROOT and BUILD_DIR, sources this file, then calls `bench_begin NAME`, which
+# creates the scratch directory and installs the exit trap. Every process started here is
+# remembered by pid and only ever stopped by that pid.
 
 BENCH_PIDS=()        # our own servers (master, slaves), stopped by bench_cleanup
 BENCH_MARIADB_DIRS=()  # scripts/test_mariadb.sh directories to stop
 BENCH_ANCHOR_DIRS=()   # ANCHOR_DB directories of ../shared/bench/mariadb-semisync.sh to stop
 BENCH_SHARED_DIR=""
+BENCH_SIDE_PID=""      # a helper process of the current step (lag probe, RSS sampler)
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -172,4 +173,31 @@ bench_cleanup() {
     ANCHOR_DB="$d" bash "$BENCH_SHARED_DIR/bench/mariadb-semisync.sh" stop >/dev/null 2>&1 || true
   done
   BENCH_ANCHOR_DIRS=()
+}
+
+# bench_begin NAME: sets TS and RESULTS_DIR, creates the scratch directory WORK (/tmp/semisync-
+# NAME.*, with logs/ and RAW=raw/), and installs the traps that stop everything started here on
+# exit and remove WORK (kept with KEEP_WORK=1 or when the run failed).
+bench_begin() {
+  # shellcheck disable=SC2034  # TS, RESULTS_DIR and RAW are for the caller
+  TS=$(date +%Y%m%d-%H%M%S)
+  RESULTS_DIR="$ROOT/bench/results"
+  WORK=$(mktemp -d "/tmp/semisync-$1.XXXXXX")
+  RAW="$WORK/raw"
+  mkdir -p "$WORK/logs" "$RAW" "$RESULTS_DIR"
+  trap bench_exit EXIT
+  trap 'exit 130' INT TERM
+}
+
+bench_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -n $BENCH_SIDE_PID ]]; then stop_pid "$BENCH_SIDE_PID"; fi
+  bench_cleanup
+  if [[ ${KEEP_WORK:-0} == 1 || $rc != 0 ]]; then
+    log "scratch directory kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
 }

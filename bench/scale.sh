@@ -25,30 +25,9 @@ CHUNK="${CHUNK:-100000}"
 WRITE_BUDGET_S="${WRITE_BUDGET_S:-1800}"
 CATCHUP_TIMEOUT_S="${CATCHUP_TIMEOUT_S:-1200}"
 STORAGE="${STORAGE:-sqlite}"
-TS=$(date +%Y%m%d-%H%M%S)
-RESULTS_DIR="$ROOT/bench/results"
-WORK=$(mktemp -d /tmp/semisync-scale.XXXXXX)
-RAW="$WORK/raw"
-mkdir -p "$WORK/logs" "$RAW" "$RESULTS_DIR"
-
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-
-SAMPLER_PID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n $SAMPLER_PID ]]; then stop_pid "$SAMPLER_PID"; fi
-  bench_cleanup
-  if [[ ${KEEP_WORK:-0} == 1 || $rc != 0 ]]; then
-    log "scratch directory kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_begin scale
 
 [[ $N =~ ^[0-9]+$ && $N -ge 1 ]] || die "N must be a positive number of events"
 [[ $CHUNK =~ ^[0-9]+$ && $CHUNK -ge 1 ]] || die "CHUNK must be positive"
@@ -90,7 +69,7 @@ echo start >"$WORK/phase"
     sleep 0.2
   done
 ) >"$RAW/rss.txt" 2>/dev/null &
-SAMPLER_PID=$!
+BENCH_SIDE_PID=$!
 
 ctl --slave="$SLAVE" sync stop >/dev/null || die "StopSync failed"
 log "slave stopped (StopSync); writing $N events with $CLIENTS clients (budget ${WRITE_BUDGET_S}s)"
@@ -134,8 +113,8 @@ ctl --master="$MASTER" --json status master >"$RAW/master-status-after.json" || 
 ctl --slave="$SLAVE" --json status slave >"$RAW/slave-status-after.json" || true
 master_hwm=$(rss_kb "$MPID" VmHWM)
 slave_hwm=$(rss_kb "$SPID" VmHWM)
-stop_pid "$SAMPLER_PID"
-SAMPLER_PID=""
+stop_pid "$BENCH_SIDE_PID"
+BENCH_SIDE_PID=""
 stop_our_servers
 
 OUT="$RESULTS_DIR/scale-$TS.json"
