@@ -14,7 +14,9 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/async_rpc.h"
 #include "server/gateway/http_gateway.h"
+#include "server/health_service.h"
 #include "server/master/master.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/node_metrics.h"
@@ -61,6 +63,9 @@ DEFINE_uint64(heartbeat_period_ms, 1000,
               "Milliseconds between heartbeats on an idle binlog stream");
 DEFINE_uint64(shutdown_grace_ms, 500,
               "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
+DEFINE_int32(rpc_threads, 1,
+             "Threads serving the record reads and writes and slave acks (gRPC completion-queue "
+             "API, one queue each); more only helps with more cores and read-heavy loads");
 DEFINE_int32(db_read_sessions, 16,
              "Database sessions kept open for reads (ListRecords, GetRecord, status); concurrent "
              "reads beyond this wait for a free one");
@@ -72,6 +77,9 @@ absl::StatusOr<MasterOptions> OptionsFromFlags() {
   MasterOptions o;
   o.data_dir = FLAGS_data_dir;
   o.db = FLAGS_db;
+  if (FLAGS_rpc_threads < 1 || FLAGS_rpc_threads > 64) {
+    return absl::InvalidArgumentError("--rpc_threads must be between 1 and 64");
+  }
   if (FLAGS_db_read_sessions < 1 || FLAGS_db_read_sessions > 1024) {
     return absl::InvalidArgumentError("--db_read_sessions must be 1..1024");
   }
@@ -127,7 +135,7 @@ int Run() {
   Master* const m = master->get();
   metrics::AddMasterCollector(&registry, [m] { return m->Status(); });
 
-  EnableHealthAndReflection();
+  EnableReflection();
   grpc::ServerBuilder builder;
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(rpc_metrics.NewInterceptorFactory());
@@ -135,8 +143,10 @@ int Run() {
   int bound_port = 0;
   builder.AddListeningPort(absl::StrCat(FLAGS_bind_address, ":", FLAGS_grpc_port),
                            grpc::InsecureServerCredentials(), &bound_port);
-  builder.RegisterService((*master)->records_service());
-  builder.RegisterService((*master)->replication_service());
+  AsyncRpcLoop rpc_loop(&builder, FLAGS_rpc_threads, "rpc");
+  (*master)->RegisterServices(&builder, &rpc_loop);
+  HealthService health;
+  health.Register(&builder, &rpc_loop);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     LOG(ERROR) << "master failed to listen on " << FLAGS_bind_address << ":" << FLAGS_grpc_port;
@@ -144,7 +154,8 @@ int Run() {
     (*master)->FinishShutdown();
     return 1;
   }
-  server->GetHealthCheckService()->SetServingStatus(kReplicationServiceName, true);
+  rpc_loop.Start();
+  health.SetServingStatus(kReplicationServiceName, true);
   LOG(INFO) << "master " << (*master)->server_uuid() << ": serving gRPC on "
             << FLAGS_bind_address << ":" << bound_port;
   gateway::HttpGatewayOptions http_options;
@@ -175,7 +186,7 @@ int Run() {
   int sig = WaitForTerminationSignal();
   LOG(INFO) << "master " << (*master)->server_uuid() << ": signal " << sig
             << ", shutting down";
-  server->GetHealthCheckService()->Shutdown();
+  health.Shutdown();
   http->BeginShutdown();  // new HTTP requests get 503, HTTP streams end, the HTTP port closes
   (*master)->BeginShutdown();
   const absl::Time deadline = absl::Now() + absl::Milliseconds(FLAGS_shutdown_grace_ms);
@@ -183,6 +194,7 @@ int Run() {
   http->Shutdown(deadline);  // HTTP requests in flight have finished or were cancelled
   http.reset();              // before the grpc::Server it calls into
   (*master)->FinishShutdown();
+  rpc_loop.Shutdown();  // every write has been answered: drain the queues
   master->reset();
   google::FlushLogFiles(google::GLOG_INFO);
   return 0;

@@ -54,11 +54,11 @@ void InitProcess() {
   BlockTerminationSignals();
 }
 
-void EnableHealthAndReflection() {
+void EnableReflection() {
   // Referencing the descriptor links health.pb.o (from the static proto library) and registers
   // grpc.health.v1 in the generated pool that reflection serves.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
-  grpc::EnableDefaultHealthCheckService(true);
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 }
 

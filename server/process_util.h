@@ -28,9 +28,10 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // then BlockTerminationSignals(). Call first in main(), before any thread starts.
 void InitProcess();
 
-// Turns on the standard grpc.health.v1.Health service and server reflection for servers built
-// after this call, with health.proto linked in so that reflection can describe Health too.
-void EnableHealthAndReflection();
+// Turns on server reflection for servers built after this call, and turns off gRPC's default
+// health service (each server registers its own HealthService, server/health_service.h), with
+// health.proto linked in so that reflection can describe Health too.
+void EnableReflection();
 
 // Creates a directory and its parents (like mkdir -p).
 absl::Status MakeDirs(const std::string& path);

@@ -32,21 +32,61 @@ RecordsServiceImpl::RecordsServiceImpl(Storage* storage, RecordWriter* writer,
                                        std::function<std::string()> master_address)
     : storage_(storage), writer_(writer), master_address_(std::move(master_address)) {}
 
-grpc::Status RecordsServiceImpl::ListRecords(grpc::ServerContext*,
-                                             const v1::ListRecordsRequest* req,
+void RecordsServiceImpl::Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop) {
+  builder->RegisterService(&service_);
+  using S = v1::RecordsService::AsyncService;
+  S* svc = &service_;
+  loop->AddUnary<v1::ListRecordsRequest, v1::ListRecordsResponse>(
+      [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
+        svc->RequestListRecords(ctx, req, w, cq, cq, tag);
+      },
+      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+        done->Finish(ListRecords(req, resp));
+      });
+  loop->AddUnary<v1::GetRecordRequest, v1::Record>(
+      [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
+        svc->RequestGetRecord(ctx, req, w, cq, cq, tag);
+      },
+      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+        done->Finish(GetRecord(req, resp));
+      });
+  loop->AddUnary<v1::CreateRecordRequest, v1::RecordWriteResponse>(
+      [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
+        svc->RequestCreateRecord(ctx, req, w, cq, cq, tag);
+      },
+      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+        CreateRecord(req, resp, done);
+      });
+  loop->AddUnary<v1::UpdateRecordRequest, v1::RecordWriteResponse>(
+      [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
+        svc->RequestUpdateRecord(ctx, req, w, cq, cq, tag);
+      },
+      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+        UpdateRecord(req, resp, done);
+      });
+  loop->AddUnary<v1::DeleteRecordRequest, v1::DeleteRecordResponse>(
+      [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
+        svc->RequestDeleteRecord(ctx, req, w, cq, cq, tag);
+      },
+      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+        DeleteRecord(req, resp, done);
+      });
+}
+
+grpc::Status RecordsServiceImpl::ListRecords(const v1::ListRecordsRequest& req,
                                              v1::ListRecordsResponse* resp) {
-  if (req->after_id() < 0) {
+  if (req.after_id() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("after_id must be >= 0, got ", req->after_id()));
+                        absl::StrCat("after_id must be >= 0, got ", req.after_id()));
   }
-  if (req->limit() < 0 || req->limit() > kMaxListLimit) {
+  if (req.limit() < 0 || req.limit() > kMaxListLimit) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("limit must be between 0 and ", kMaxListLimit, ", got ",
-                                     req->limit()));
+                                     req.limit()));
   }
-  int limit = req->limit() == 0 ? kDefaultListLimit : req->limit();
+  int limit = req.limit() == 0 ? kDefaultListLimit : req.limit();
   // One extra row tells whether there is a next page.
-  auto rows = storage_->ListRecords(req->after_id(), limit + 1);
+  auto rows = storage_->ListRecords(req.after_id(), limit + 1);
   if (!rows.ok()) return ToGrpcStatus(rows.status());
   bool more = static_cast<int>(rows->size()) > limit;
   if (more) rows->resize(limit);
@@ -55,10 +95,9 @@ grpc::Status RecordsServiceImpl::ListRecords(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RecordsServiceImpl::GetRecord(grpc::ServerContext*, const v1::GetRecordRequest* req,
-                                           v1::Record* resp) {
-  if (auto s = ValidateId(req->id()); !s.ok()) return s;
-  auto record = storage_->GetRecord(req->id());
+grpc::Status RecordsServiceImpl::GetRecord(const v1::GetRecordRequest& req, v1::Record* resp) {
+  if (auto s = ValidateId(req.id()); !s.ok()) return s;
+  auto record = storage_->GetRecord(req.id());
   if (!record.ok()) return ToGrpcStatus(record.status());
   *resp = std::move(*record);
   return grpc::Status::OK;
@@ -80,66 +119,57 @@ void FillWrite(const v1::BinlogEvent& e, bool acked, v1::WriteResult* w) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* RecordsServiceImpl::CreateRecord(grpc::CallbackServerContext* ctx,
-                                                           const v1::CreateRecordRequest* req,
-                                                           v1::RecordWriteResponse* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  grpc::Status invalid = writer_ == nullptr ? RefuseWrite() : ValidateContent(req->content());
+void RecordsServiceImpl::CreateRecord(const v1::CreateRecordRequest& req,
+                                      v1::RecordWriteResponse* resp, Responder* done) {
+  grpc::Status invalid = writer_ == nullptr ? RefuseWrite() : ValidateContent(req.content());
   if (!invalid.ok()) {
-    reactor->Finish(invalid);
-    return reactor;
+    done->Finish(invalid);
+    return;
   }
-  writer_->Submit(v1::ROW_OP_INSERT, 0, req->content(),
-                  [reactor, resp](const absl::Status& s, const v1::BinlogEvent& e, bool acked) {
+  writer_->Submit(v1::ROW_OP_INSERT, 0, req.content(),
+                  [done, resp](const absl::Status& s, const v1::BinlogEvent& e, bool acked) {
                     if (s.ok()) {
                       *resp->mutable_record() = e.record();
                       FillWrite(e, acked, resp->mutable_write());
                     }
-                    reactor->Finish(ToGrpcStatus(s));
+                    done->Finish(ToGrpcStatus(s));
                   });
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* RecordsServiceImpl::UpdateRecord(grpc::CallbackServerContext* ctx,
-                                                           const v1::UpdateRecordRequest* req,
-                                                           v1::RecordWriteResponse* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  grpc::Status invalid = writer_ == nullptr ? RefuseWrite() : ValidateId(req->id());
-  if (invalid.ok()) invalid = ValidateContent(req->content());
+void RecordsServiceImpl::UpdateRecord(const v1::UpdateRecordRequest& req,
+                                      v1::RecordWriteResponse* resp, Responder* done) {
+  grpc::Status invalid = writer_ == nullptr ? RefuseWrite() : ValidateId(req.id());
+  if (invalid.ok()) invalid = ValidateContent(req.content());
   if (!invalid.ok()) {
-    reactor->Finish(invalid);
-    return reactor;
+    done->Finish(invalid);
+    return;
   }
-  writer_->Submit(v1::ROW_OP_UPDATE, req->id(), req->content(),
-                  [reactor, resp](const absl::Status& s, const v1::BinlogEvent& e, bool acked) {
+  writer_->Submit(v1::ROW_OP_UPDATE, req.id(), req.content(),
+                  [done, resp](const absl::Status& s, const v1::BinlogEvent& e, bool acked) {
                     if (s.ok()) {
                       *resp->mutable_record() = e.record();
                       FillWrite(e, acked, resp->mutable_write());
                     }
-                    reactor->Finish(ToGrpcStatus(s));
+                    done->Finish(ToGrpcStatus(s));
                   });
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* RecordsServiceImpl::DeleteRecord(grpc::CallbackServerContext* ctx,
-                                                           const v1::DeleteRecordRequest* req,
-                                                           v1::DeleteRecordResponse* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  grpc::Status invalid = writer_ == nullptr ? RefuseWrite() : ValidateId(req->id());
+void RecordsServiceImpl::DeleteRecord(const v1::DeleteRecordRequest& req,
+                                      v1::DeleteRecordResponse* resp, Responder* done) {
+  grpc::Status invalid = writer_ == nullptr ? RefuseWrite() : ValidateId(req.id());
   if (!invalid.ok()) {
-    reactor->Finish(invalid);
-    return reactor;
+    done->Finish(invalid);
+    return;
   }
-  const int64_t id = req->id();
+  const int64_t id = req.id();
   writer_->Submit(v1::ROW_OP_DELETE, id, std::string(),
-                  [reactor, resp, id](const absl::Status& s, const v1::BinlogEvent& e, bool acked) {
+                  [done, resp, id](const absl::Status& s, const v1::BinlogEvent& e, bool acked) {
                     if (s.ok()) {
                       resp->set_id(id);
                       FillWrite(e, acked, resp->mutable_write());
                     }
-                    reactor->Finish(ToGrpcStatus(s));
+                    done->Finish(ToGrpcStatus(s));
                   });
-  return reactor;
 }
 
 }  // namespace semisync

@@ -1,11 +1,12 @@
 // RecordsServiceImpl: the semisync.v1.RecordsService gRPC handlers, shared by master and slave.
-// Reads go to the node's own Storage (synchronous handlers). Writes use gRPC's callback API: the
-// handler hands the write to a RecordWriter (the master's commit pipeline) and returns; the
-// pipeline finishes the RPC when the write's group completes, so no thread waits per write. On a
-// slave (writer == nullptr) writes are refused with FAILED_PRECONDITION naming the master.
+// Every method is served by an AsyncRpcLoop (server/async_rpc.h). Reads go to the node's own
+// Storage on the loop thread. Writes are handed to a RecordWriter (the master's commit pipeline)
+// and the handler returns; the pipeline finishes the RPC when the write's group completes, so no
+// thread waits per write. On a slave (writer == nullptr) writes are refused with
+// FAILED_PRECONDITION naming the master.
 //
-// Thread-safety: handlers run on gRPC's threads concurrently; Storage and RecordWriter are
-// thread-safe. Storage, the writer and the master address outlive the service.
+// Thread-safety: handlers run on the loop's threads; Storage and RecordWriter are thread-safe.
+// Storage, the writer and the master address outlive the service.
 #ifndef SEMISYNC_SERVER_RECORDS_SERVICE_H_
 #define SEMISYNC_SERVER_RECORDS_SERVICE_H_
 
@@ -14,7 +15,9 @@
 
 #include "absl/status/statusor.h"
 #include "semisync/v1/binlog.pb.h"
+#include "grpcpp/server_builder.h"
 #include "semisync/v1/records.grpc.pb.h"
+#include "server/async_rpc.h"
 #include "server/storage/storage.h"
 
 namespace semisync {
@@ -38,30 +41,23 @@ inline constexpr size_t kMaxContentBytes = 1 << 20;
 inline constexpr int kDefaultListLimit = 100;
 inline constexpr int kMaxListLimit = 1000;
 
-// Writes are callback methods, reads stay synchronous.
-using RecordsServiceBase = v1::RecordsService::WithCallbackMethod_CreateRecord<
-    v1::RecordsService::WithCallbackMethod_UpdateRecord<
-        v1::RecordsService::WithCallbackMethod_DeleteRecord<v1::RecordsService::Service>>>;
-
-class RecordsServiceImpl final : public RecordsServiceBase {
+class RecordsServiceImpl {
  public:
   // `writer` may be null (slave). `master_address` returns where writes should go (slave only).
   RecordsServiceImpl(Storage* storage, RecordWriter* writer,
                      std::function<std::string()> master_address);
 
-  grpc::Status ListRecords(grpc::ServerContext* ctx, const v1::ListRecordsRequest* req,
-                           v1::ListRecordsResponse* resp) override;
-  grpc::Status GetRecord(grpc::ServerContext* ctx, const v1::GetRecordRequest* req,
-                         v1::Record* resp) override;
-  grpc::ServerUnaryReactor* CreateRecord(grpc::CallbackServerContext* ctx,
-                                         const v1::CreateRecordRequest* req,
-                                         v1::RecordWriteResponse* resp) override;
-  grpc::ServerUnaryReactor* UpdateRecord(grpc::CallbackServerContext* ctx,
-                                         const v1::UpdateRecordRequest* req,
-                                         v1::RecordWriteResponse* resp) override;
-  grpc::ServerUnaryReactor* DeleteRecord(grpc::CallbackServerContext* ctx,
-                                         const v1::DeleteRecordRequest* req,
-                                         v1::DeleteRecordResponse* resp) override;
+  // Registers the service on `builder` and its methods on `loop` (before BuildAndStart).
+  void Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop);
+
+  grpc::Status ListRecords(const v1::ListRecordsRequest& req, v1::ListRecordsResponse* resp);
+  grpc::Status GetRecord(const v1::GetRecordRequest& req, v1::Record* resp);
+  void CreateRecord(const v1::CreateRecordRequest& req, v1::RecordWriteResponse* resp,
+                    Responder* done);
+  void UpdateRecord(const v1::UpdateRecordRequest& req, v1::RecordWriteResponse* resp,
+                    Responder* done);
+  void DeleteRecord(const v1::DeleteRecordRequest& req, v1::DeleteRecordResponse* resp,
+                    Responder* done);
 
  private:
   grpc::Status RefuseWrite() const;
@@ -69,6 +65,7 @@ class RecordsServiceImpl final : public RecordsServiceBase {
   Storage* const storage_;
   RecordWriter* const writer_;
   const std::function<std::string()> master_address_;
+  v1::RecordsService::AsyncService service_;
 };
 
 }  // namespace semisync

@@ -19,7 +19,9 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "server/async_rpc.h"
 #include "server/gateway/http_gateway.h"
+#include "server/health_service.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/node_metrics.h"
 #include "server/metrics/rpc_metrics.h"
@@ -109,6 +111,9 @@ DEFINE_int32(health_check_interval_ms, 200,
 DEFINE_validator(health_check_interval_ms, &ValidatePositive);
 DEFINE_uint64(shutdown_grace_ms, 500,
               "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
+DEFINE_int32(rpc_threads, 1,
+             "Threads serving the record reads (gRPC completion-queue API, one queue each); more "
+             "only helps read-heavy loads on more cores");
 DEFINE_int32(db_read_sessions, 16,
              "Database sessions kept open for reads (ListRecords, GetRecord, status); concurrent "
              "reads beyond this wait for a free one");
@@ -137,6 +142,7 @@ int main(int argc, char** argv) {
   storage_options.connection =
       FLAGS_db.empty() ? absl::StrCat("sqlite3://db=", data_dir, "/slave.db") : FLAGS_db;
   storage_options.read_sessions = std::clamp(FLAGS_db_read_sessions, 1, 1024);
+  FLAGS_rpc_threads = std::clamp(FLAGS_rpc_threads, 1, 64);
   // The relay log is the truth until the applier's SyncToDisk() before each purge.
   storage_options.sync_commits = false;
   absl::StatusOr<std::unique_ptr<semisync::Storage>> storage =
@@ -176,7 +182,7 @@ int main(int argc, char** argv) {
   semisync::Slave* const sl = slave->get();
   semisync::metrics::AddSlaveCollector(&registry, [sl] { return sl->Status(); });
 
-  semisync::EnableHealthAndReflection();
+  semisync::EnableReflection();
   grpc::ServerBuilder builder;
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(rpc_metrics.NewInterceptorFactory());
@@ -184,15 +190,19 @@ int main(int argc, char** argv) {
   int bound_port = 0;
   const std::string listen = absl::StrCat(FLAGS_bind_address, ":", FLAGS_grpc_port);
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
-  builder.RegisterService(&records_service);
+  semisync::AsyncRpcLoop rpc_loop(&builder, FLAGS_rpc_threads, "rpc");
+  records_service.Register(&builder, &rpc_loop);
+  semisync::HealthService health_service;
+  health_service.Register(&builder, &rpc_loop);
   builder.RegisterService(&slave_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     LOG(ERROR) << who << "cannot listen on " << listen;
     return 1;
   }
+  rpc_loop.Start();
   // Until the watcher's first evaluation (after StartSync below): not replicating yet.
-  server->GetHealthCheckService()->SetServingStatus(semisync::kSlaveServiceName, false);
+  health_service.SetServingStatus(semisync::kSlaveServiceName, false);
   LOG(INFO) << who << "serving gRPC on " << FLAGS_bind_address << ":" << bound_port
             << ", master " << master << ", data dir " << data_dir;
   semisync::gateway::HttpGatewayOptions http_options;
@@ -221,7 +231,7 @@ int main(int argc, char** argv) {
   }
   // "semisync.v1.SlaveService" is SERVING only while replication runs (node_health.h).
   semisync::HealthWatcher health(
-      server->GetHealthCheckService(), semisync::kSlaveServiceName,
+      &health_service, semisync::kSlaveServiceName,
       [sl](std::string* reason) { return semisync::SlaveReplicating(sl->Status(), reason); },
       absl::Milliseconds(FLAGS_health_check_interval_ms), absl::StrCat("slave ", FLAGS_id));
   health.Start();
@@ -237,12 +247,13 @@ int main(int argc, char** argv) {
   const int sig = semisync::WaitForTerminationSignal();
   LOG(INFO) << who << "signal " << sig << " received; shutting down";
   health.Stop();
-  server->GetHealthCheckService()->Shutdown();  // every service NOT_SERVING from now on
+  health_service.Shutdown();  // every service NOT_SERVING from now on
   http->BeginShutdown();  // new HTTP requests get 503, the HTTP port closes
   const absl::Time deadline = absl::Now() + absl::Milliseconds(FLAGS_shutdown_grace_ms);
   server->Shutdown(absl::ToChronoTime(deadline));
   http->Shutdown(deadline);
   http.reset();  // before the grpc::Server it calls into
+  rpc_loop.Shutdown();
   (*slave)->Shutdown();
   slave->reset();
   storage->reset();

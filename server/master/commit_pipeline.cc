@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/thread_name.h"
 #include "glog/logging.h"
 
 namespace semisync {
@@ -35,8 +36,14 @@ CommitPipeline::CommitPipeline(const CommitPipelineOptions& options, Binlog* bin
 CommitPipeline::~CommitPipeline() { Shutdown(); }
 
 void CommitPipeline::Start() {
-  committer_ = std::thread([this] { CommitterLoop(); });
-  completer_ = std::thread([this] { CompleterLoop(); });
+  committer_ = std::thread([this] {
+    SetCurrentThreadName("binlog-commit");
+    CommitterLoop();
+  });
+  completer_ = std::thread([this] {
+    SetCurrentThreadName("commit-complete");
+    CompleterLoop();
+  });
 }
 
 void CommitPipeline::Shutdown() {

@@ -160,6 +160,11 @@ v1::MasterStatus Master::Status() const {
   return s;
 }
 
+void Master::RegisterServices(grpc::ServerBuilder* builder, AsyncRpcLoop* loop) {
+  records_service_->Register(builder, loop);
+  replication_service_->Register(builder, loop);
+}
+
 void Master::BeginShutdown() {
   LOG(INFO) << "master " << uuid_ << ": shutting down";
   semi_sync_->Shutdown();

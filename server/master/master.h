@@ -4,8 +4,8 @@
 //   1. read (or create, once) the server uuid in <data_dir>/server_uuid;
 //   2. open the binlog (a torn tail left by a crash is truncated; corruption fails the open);
 //   3. open the database and re-apply every binlog event after its applied position;
-// and then starts the commit pipeline. The services it returns are registered on a gRPC server by
-// the caller (master_main.cc).
+// and then starts the commit pipeline. RegisterServices puts its services on the caller's gRPC
+// server (master_main.cc), the hot unary methods on the caller's AsyncRpcLoop.
 //
 // Threads: the commit pipeline's committer and completer threads (see commit_pipeline.h).
 // Thread-safety: all public methods are thread-safe.
@@ -45,8 +45,9 @@ class Master {
   ~Master();
 
   const std::string& server_uuid() const { return uuid_; }
-  RecordsServiceImpl* records_service() { return records_service_.get(); }
-  ReplicationServiceImpl* replication_service() { return replication_service_.get(); }
+  // Registers RecordsService and ReplicationService on `builder`, their hot methods on `loop`
+  // (before BuildAndStart). The loop is shut down after FinishShutdown().
+  void RegisterServices(grpc::ServerBuilder* builder, AsyncRpcLoop* loop);
   v1::MasterStatus Status() const;
 
   // Ordered shutdown, part 1 (before the gRPC server shuts down): stop accepting writes, release

@@ -132,25 +132,36 @@ grpc::Status ReplicationServiceImpl::SubscribeBinlog(
   return result;
 }
 
-grpc::Status ReplicationServiceImpl::Ack(grpc::ServerContext*, const v1::AckRequest* req,
-                                         v1::AckResponse* resp) {
-  const std::string& id = req->slave_id();
+void ReplicationServiceImpl::Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop) {
+  builder->RegisterService(this);
+  loop->AddUnary<v1::AckRequest, v1::AckResponse>(
+      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
+        RequestAck(ctx, req, w, cq, cq, tag);
+      },
+      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+        done->Finish(HandleAck(req, resp));
+      });
+}
+
+grpc::Status ReplicationServiceImpl::HandleAck(const v1::AckRequest& req,
+                                               v1::AckResponse* resp) {
+  const std::string& id = req.slave_id();
   if (!IsValidSlaveId(id)) return BadSlaveId(id);
   if (absl::Status s = slaves_->CheckRegistered(id); !s.ok()) return ToGrpcStatus(s);
   uint64_t end = binlog_->EndPosition();
-  if (req->received_position() > end) {
+  if (req.received_position() > end) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("received_position ", req->received_position(),
+                        absl::StrCat("received_position ", req.received_position(),
                                      " is beyond the binlog end ", end));
   }
-  if (req->applied_position() > req->received_position()) {
+  if (req.applied_position() > req.received_position()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("applied_position ", req->applied_position(),
-                                     " is beyond received_position ", req->received_position()));
+                        absl::StrCat("applied_position ", req.applied_position(),
+                                     " is beyond received_position ", req.received_position()));
   }
-  slaves_->OnAck(id, req->received_position(), req->applied_position(),
-                 req->applied_timestamp_us(), absl::Now());
-  if (slaves_->IsSemiSync(id)) semi_sync_->OnAck(id, req->received_position());
+  slaves_->OnAck(id, req.received_position(), req.applied_position(),
+                 req.applied_timestamp_us(), absl::Now());
+  if (slaves_->IsSemiSync(id)) semi_sync_->OnAck(id, req.received_position());
   resp->set_binlog_end_position(end);
   return grpc::Status::OK;
 }

@@ -5,6 +5,8 @@
 // no memory), sends batches of consecutive events, and a heartbeat every heartbeat_period when
 // idle. It returns when the slave goes away, the binlog stops (shutdown) or a write fails.
 //
+// Ack runs on an AsyncRpcLoop thread (it is on every write's path: see server/async_rpc.h).
+//
 // Thread-safety: handlers run concurrently on gRPC threads; everything they touch is thread-safe.
 // Binlog, SemiSyncMaster, SlaveRegistry and the status callback outlive the service.
 #ifndef SEMISYNC_SERVER_MASTER_REPLICATION_SERVICE_H_
@@ -15,6 +17,7 @@
 
 #include "absl/time/time.h"
 #include "semisync/v1/replication.grpc.pb.h"
+#include "server/async_rpc.h"
 #include "server/master/binlog.h"
 #include "server/master/semi_sync_master.h"
 #include "server/master/slave_registry.h"
@@ -29,7 +32,12 @@ struct ReplicationServiceOptions {
   size_t max_batch_bytes = 4 << 20;
 };
 
-class ReplicationServiceImpl final : public v1::ReplicationService::Service {
+// Ack is served by an AsyncRpcLoop (it is on every write's path); the other methods are
+// synchronous gRPC handlers.
+using ReplicationServiceBase = v1::ReplicationService::WithAsyncMethod_Ack<
+    v1::ReplicationService::Service>;
+
+class ReplicationServiceImpl final : public ReplicationServiceBase {
  public:
   ReplicationServiceImpl(const ReplicationServiceOptions& options, Binlog* binlog,
                          SemiSyncMaster* semi_sync, SlaveRegistry* slaves,
@@ -39,8 +47,9 @@ class ReplicationServiceImpl final : public v1::ReplicationService::Service {
                              v1::RegisterSlaveResponse* resp) override;
   grpc::Status SubscribeBinlog(grpc::ServerContext* ctx, const v1::SubscribeBinlogRequest* req,
                                grpc::ServerWriter<v1::SubscribeBinlogResponse>* writer) override;
-  grpc::Status Ack(grpc::ServerContext* ctx, const v1::AckRequest* req,
-                   v1::AckResponse* resp) override;
+  // Registers the service on `builder` and Ack on `loop` (before BuildAndStart).
+  void Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop);
+  grpc::Status HandleAck(const v1::AckRequest& req, v1::AckResponse* resp);
   grpc::Status GetBinlog(grpc::ServerContext* ctx, const v1::GetBinlogRequest* req,
                          v1::GetBinlogResponse* resp) override;
   grpc::Status GetStatus(grpc::ServerContext* ctx, const v1::GetMasterStatusRequest* req,

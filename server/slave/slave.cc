@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/thread_name.h"
 #include "glog/logging.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -179,13 +180,25 @@ absl::Status Slave::StartSync() {
   }
   if (start_io) {
     LOG(INFO) << Who() << "starting receiver (master " << options_.master_address << ")";
-    receiver_ = std::thread([this] { ReceiverLoop(); });
-    syncer_ = std::thread([this] { RelaySyncerLoop(); });
-    acker_ = std::thread([this] { AckerLoop(); });
+    receiver_ = std::thread([this] {
+      SetCurrentThreadName("relay-receive");
+      ReceiverLoop();
+    });
+    syncer_ = std::thread([this] {
+      SetCurrentThreadName("relay-sync");
+      RelaySyncerLoop();
+    });
+    acker_ = std::thread([this] {
+      SetCurrentThreadName("acker");
+      AckerLoop();
+    });
   }
   if (start_sql) {
     LOG(INFO) << Who() << "starting applier";
-    applier_ = std::thread([this] { ApplierLoop(); });
+    applier_ = std::thread([this] {
+      SetCurrentThreadName("applier");
+      ApplierLoop();
+    });
   }
   return absl::OkStatus();
 }

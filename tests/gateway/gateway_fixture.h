@@ -70,10 +70,11 @@ class GatewayTest : public ::testing::Test {
     master_ = std::move(*m);
     grpc::ServerBuilder b;
     b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &grpc_port_);
-    b.RegisterService(master_->records_service());
-    b.RegisterService(master_->replication_service());
+    loop_ = std::make_unique<AsyncRpcLoop>(&b, 1, "rpc");
+    master_->RegisterServices(&b, loop_.get());
     server_ = b.BuildAndStart();
     ASSERT_NE(server_, nullptr);
+    loop_->Start();
     HttpGatewayOptions go;
     go.bind_address = "127.0.0.1";
     go.log_name = "master (test)";
@@ -95,6 +96,7 @@ class GatewayTest : public ::testing::Test {
     if (gateway_ != nullptr) gateway_->Shutdown(deadline);
     gateway_.reset();
     master_->FinishShutdown();
+    loop_->Shutdown();
   }
 
   httplib::Client Client() const {
@@ -115,6 +117,7 @@ class GatewayTest : public ::testing::Test {
   }
 
   std::unique_ptr<Master> master_;
+  std::unique_ptr<AsyncRpcLoop> loop_;  // destroyed after server_
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpGateway> gateway_;
   int port_ = 0;       // HTTP

@@ -36,9 +36,10 @@ class ServedMaster {
     master_ = std::move(*m);
     grpc::ServerBuilder b;
     b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    b.RegisterService(master_->records_service());
-    b.RegisterService(master_->replication_service());
+    loop_ = std::make_unique<AsyncRpcLoop>(&b, 1, "rpc");
+    master_->RegisterServices(&b, loop_.get());
     server_ = b.BuildAndStart();
+    loop_->Start();
     auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
                                        grpc::InsecureChannelCredentials());
     records = v1::RecordsService::NewStub(channel);
@@ -48,6 +49,7 @@ class ServedMaster {
     master_->BeginShutdown();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
     master_->FinishShutdown();
+    loop_->Shutdown();
   }
   Master* master() { return master_.get(); }
 
@@ -56,6 +58,7 @@ class ServedMaster {
 
  private:
   std::unique_ptr<Master> master_;
+  std::unique_ptr<AsyncRpcLoop> loop_;  // destroyed after server_
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -1,0 +1,151 @@
+// AsyncRpcLoop: serves the hot unary methods (record reads and writes, slave acks) on gRPC's
+// completion-queue API, from threads this class owns.
+//
+// Why not the sync or callback API for these: on gRPC 1.51 a server that mixes callback methods
+// (run by gRPC's "nexting" threads) with sync methods (reflection, streams) hands every incoming
+// call between its polling threads, which cost the master about six context switches per write
+// on a 2-core VM where one switch costs 15-30 µs (see docs/PERFORMANCE.md). Here the thread that
+// dequeues a call runs its handler at once, and completions of many calls are drained per wake.
+//
+// A handler gets the call's context, request and response, and a Responder. It either finishes
+// the call before returning (reads: the loop thread does the work) or keeps the Responder and
+// finishes later from any thread (writes: the commit pipeline's completer). Responder::Finish
+// must run exactly once.
+//
+// Lifecycle: construct before ServerBuilder::BuildAndStart (it adds the completion queues), add
+// the methods, BuildAndStart, Start(). To stop: grpc::Server::Shutdown(), then make sure no
+// handler still holds a Responder (e.g. the commit pipeline has failed its queued writes), then
+// Shutdown() here, which drains the queues and joins the threads.
+//
+// Thread-safety: AddUnary before Start only; Responder::Finish from any thread.
+#ifndef SEMISYNC_SERVER_ASYNC_RPC_H_
+#define SEMISYNC_SERVER_ASYNC_RPC_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "grpcpp/completion_queue.h"
+#include "grpcpp/server_builder.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/async_unary_call.h"
+#include "grpcpp/support/status.h"
+
+namespace semisync {
+
+// Something a completion-queue event is for. Proceed(ok) runs on a loop thread.
+class AsyncTag {
+ public:
+  virtual ~AsyncTag() = default;
+  virtual void Proceed(bool ok) = 0;
+};
+
+// Finishes one call: Finish(status) sends the response (when status is OK) or the status.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  virtual void Finish(const grpc::Status& status) = 0;
+};
+
+template <class Req, class Resp>
+using AsyncUnaryHandler =
+    std::function<void(grpc::ServerContext* ctx, const Req& req, Resp* resp, Responder* done)>;
+
+// The generated RequestFoo(ctx, req, responder, new_call_cq, notification_cq, tag) of an
+// async method, bound to its service.
+template <class Req, class Resp>
+using AsyncUnaryRequest = std::function<void(
+    grpc::ServerContext* ctx, Req* req, grpc::ServerAsyncResponseWriter<Resp>* writer,
+    grpc::ServerCompletionQueue* cq, void* tag)>;
+
+class AsyncRpcLoop {
+ public:
+  // Adds `threads` completion queues (one thread each) to `builder`.
+  AsyncRpcLoop(grpc::ServerBuilder* builder, int threads, std::string name);
+  ~AsyncRpcLoop();
+
+  // Serves one unary method: keeps one call posted per queue, and runs `handler` for each call.
+  template <class Req, class Resp>
+  void AddUnary(AsyncUnaryRequest<Req, Resp> request, AsyncUnaryHandler<Req, Resp> handler);
+
+  // After BuildAndStart: posts the first calls and starts the threads.
+  void Start();
+  // After grpc::Server::Shutdown and once no Responder is outstanding: drains and joins.
+  void Shutdown();
+
+ private:
+  template <class Req, class Resp>
+  class UnaryCall;
+  struct Method {
+    // Posts a new call of this method on `cq`.
+    std::function<void(grpc::ServerCompletionQueue* cq)> post;
+  };
+
+  void Run(grpc::ServerCompletionQueue* cq);
+
+  const std::string name_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
+  std::vector<Method> methods_;
+  std::vector<std::thread> threads_;
+  bool started_ = false;
+  bool shut_down_ = false;
+};
+
+// One call of a unary method: waits to be matched, runs the handler, then waits for its Finish
+// to complete and deletes itself.
+template <class Req, class Resp>
+class AsyncRpcLoop::UnaryCall final : public AsyncTag, public Responder {
+ public:
+  UnaryCall(const AsyncUnaryRequest<Req, Resp>* request,
+            const AsyncUnaryHandler<Req, Resp>* handler, grpc::ServerCompletionQueue* cq)
+      : request_(request), handler_(handler), cq_(cq), writer_(&ctx_) {
+    (*request_)(&ctx_, &req_, &writer_, cq_, this);
+  }
+
+  void Proceed(bool ok) override {
+    if (finishing_ || !ok) {  // Finish completed, or the server shut down before a match
+      delete this;
+      return;
+    }
+    new UnaryCall(request_, handler_, cq_);  // the next call of this method
+    (*handler_)(&ctx_, req_, &resp_, this);
+  }
+
+  void Finish(const grpc::Status& status) override {
+    finishing_ = true;
+    if (status.ok()) {
+      writer_.Finish(resp_, status, this);
+    } else {
+      writer_.FinishWithError(status, this);
+    }
+  }
+
+ private:
+  const AsyncUnaryRequest<Req, Resp>* const request_;
+  const AsyncUnaryHandler<Req, Resp>* const handler_;
+  grpc::ServerCompletionQueue* const cq_;
+  grpc::ServerContext ctx_;
+  Req req_;
+  Resp resp_;
+  grpc::ServerAsyncResponseWriter<Resp> writer_;
+  bool finishing_ = false;
+};
+
+template <class Req, class Resp>
+void AsyncRpcLoop::AddUnary(AsyncUnaryRequest<Req, Resp> request,
+                            AsyncUnaryHandler<Req, Resp> handler) {
+  // Owned by the method's post function, which lives as long as the loop (and so as long as any
+  // call that points at them).
+  auto req_fn = std::make_shared<AsyncUnaryRequest<Req, Resp>>(std::move(request));
+  auto handler_fn = std::make_shared<AsyncUnaryHandler<Req, Resp>>(std::move(handler));
+  methods_.push_back(Method{[req_fn, handler_fn](grpc::ServerCompletionQueue* cq) {
+    new UnaryCall<Req, Resp>(req_fn.get(), handler_fn.get(), cq);
+  }});
+}
+
+}  // namespace semisync
+
+#endif  // SEMISYNC_SERVER_ASYNC_RPC_H_
