@@ -15,7 +15,12 @@
 // Lifecycle: construct before ServerBuilder::BuildAndStart (it adds the completion queues), add
 // the methods, BuildAndStart, Start(). To stop: grpc::Server::Shutdown(), then make sure no
 // handler still holds a Responder (e.g. the commit pipeline has failed its queued writes), then
-// Shutdown() here, which drains the queues and joins the threads.
+// Shutdown() here, which drains the queues and joins the threads. Shutdown() must run while the
+// grpc::Server still exists, on every path out (error returns too) and whether or not Start()
+// ran: the server leaves tags of its own in these queues (gRPC's handler for unimplemented
+// methods), and draining them reads the server, so a drain after the server is destroyed
+// crashes. The destructor's Shutdown() is safe only if the server is still alive or was never
+// built.
 //
 // Thread-safety: AddUnary before Start only; Responder::Finish from any thread.
 #ifndef SEMISYNC_SERVER_ASYNC_RPC_H_
@@ -65,7 +70,7 @@ class AsyncRpcLoop {
  public:
   // Adds `threads` completion queues (one thread each) to `builder`.
   AsyncRpcLoop(grpc::ServerBuilder* builder, int threads, std::string name);
-  ~AsyncRpcLoop();
+  ~AsyncRpcLoop();  // Shutdown() if not done yet: the server must still exist (see Lifecycle)
 
   // Serves one unary method: keeps one call posted per queue, and runs `handler` for each call.
   template <class Req, class Resp>
@@ -73,7 +78,8 @@ class AsyncRpcLoop {
 
   // After BuildAndStart: posts the first calls and starts the threads.
   void Start();
-  // After grpc::Server::Shutdown and once no Responder is outstanding: drains and joins.
+  // After grpc::Server::Shutdown, once no Responder is outstanding, and before the grpc::Server
+  // is destroyed: drains and joins.
   void Shutdown();
 
  private:
