@@ -20,7 +20,10 @@ void AsyncRpcLoop::Start() {
   started_ = true;
   for (size_t i = 0; i < cqs_.size(); ++i) {
     grpc::ServerCompletionQueue* cq = cqs_[i].get();
-    for (const Method& m : methods_) m.post(cq);
+    {
+      absl::MutexLock lock(&gate_.mu);
+      for (const Method& m : methods_) m.post(cq);
+    }
     std::string thread_name = absl::StrCat(name_, "-", i);
     threads_.emplace_back([this, cq, thread_name] {
       SetCurrentThreadName(thread_name.c_str());
@@ -40,7 +43,11 @@ void AsyncRpcLoop::Shutdown() {
   shut_down_ = true;
   // Next() returns false once a queue is shut down and drained: the threads then exit. Calls
   // still posted come back with ok=false and delete themselves on the way.
-  for (auto& cq : cqs_) cq->Shutdown();
+  {
+    absl::MutexLock lock(&gate_.mu);
+    gate_.closed = true;
+    for (auto& cq : cqs_) cq->Shutdown();
+  }
   if (!started_) {
     void* tag = nullptr;
     bool ok = false;

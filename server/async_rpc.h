@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_context.h"
@@ -85,6 +86,12 @@ class AsyncRpcLoop {
  private:
   template <class Req, class Resp>
   class UnaryCall;
+  // Whether new calls may still be posted: a call dequeued after the queues were shut down must
+  // not post its successor (gRPC aborts on a request to a shut-down queue).
+  struct Gate {
+    absl::Mutex mu;
+    bool closed ABSL_GUARDED_BY(mu) = false;
+  };
   struct Method {
     // Posts a new call of this method on `cq`.
     std::function<void(grpc::ServerCompletionQueue* cq)> post;
@@ -93,6 +100,7 @@ class AsyncRpcLoop {
   void Run(grpc::ServerCompletionQueue* cq);
 
   const std::string name_;
+  Gate gate_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
   std::vector<Method> methods_;
   std::vector<std::thread> threads_;
@@ -105,9 +113,10 @@ class AsyncRpcLoop {
 template <class Req, class Resp>
 class AsyncRpcLoop::UnaryCall final : public AsyncTag, public Responder {
  public:
-  UnaryCall(const AsyncUnaryRequest<Req, Resp>* request,
+  // Posts itself on `cq` (the caller holds the gate open).
+  UnaryCall(Gate* gate, const AsyncUnaryRequest<Req, Resp>* request,
             const AsyncUnaryHandler<Req, Resp>* handler, grpc::ServerCompletionQueue* cq)
-      : request_(request), handler_(handler), cq_(cq), writer_(&ctx_) {
+      : gate_(gate), request_(request), handler_(handler), cq_(cq), writer_(&ctx_) {
     (*request_)(&ctx_, &req_, &writer_, cq_, this);
   }
 
@@ -116,7 +125,10 @@ class AsyncRpcLoop::UnaryCall final : public AsyncTag, public Responder {
       delete this;
       return;
     }
-    new UnaryCall(request_, handler_, cq_);  // the next call of this method
+    {
+      absl::MutexLock lock(&gate_->mu);
+      if (!gate_->closed) new UnaryCall(gate_, request_, handler_, cq_);  // the next call
+    }
     (*handler_)(&ctx_, req_, &resp_, this);
   }
 
@@ -130,6 +142,7 @@ class AsyncRpcLoop::UnaryCall final : public AsyncTag, public Responder {
   }
 
  private:
+  Gate* const gate_;
   const AsyncUnaryRequest<Req, Resp>* const request_;
   const AsyncUnaryHandler<Req, Resp>* const handler_;
   grpc::ServerCompletionQueue* const cq_;
@@ -147,8 +160,9 @@ void AsyncRpcLoop::AddUnary(AsyncUnaryRequest<Req, Resp> request,
   // call that points at them).
   auto req_fn = std::make_shared<AsyncUnaryRequest<Req, Resp>>(std::move(request));
   auto handler_fn = std::make_shared<AsyncUnaryHandler<Req, Resp>>(std::move(handler));
-  methods_.push_back(Method{[req_fn, handler_fn](grpc::ServerCompletionQueue* cq) {
-    new UnaryCall<Req, Resp>(req_fn.get(), handler_fn.get(), cq);
+  Gate* gate = &gate_;
+  methods_.push_back(Method{[gate, req_fn, handler_fn](grpc::ServerCompletionQueue* cq) {
+    new UnaryCall<Req, Resp>(gate, req_fn.get(), handler_fn.get(), cq);
   }});
 }
 

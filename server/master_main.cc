@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gflags/gflags.h"
@@ -143,6 +144,7 @@ int Run() {
   int bound_port = 0;
   builder.AddListeningPort(absl::StrCat(FLAGS_bind_address, ":", FLAGS_grpc_port),
                            grpc::InsecureServerCredentials(), &bound_port);
+  ConfigureGrpcServer(&builder);
   AsyncRpcLoop rpc_loop(&builder, FLAGS_rpc_threads, "rpc");
   (*master)->RegisterServices(&builder, &rpc_loop);
   HealthService health;
@@ -155,6 +157,12 @@ int Run() {
     return 1;
   }
   rpc_loop.Start();
+  // On every way out: the server stops, then the loop drains while the server still exists
+  // (server/async_rpc.h). The ordered shutdown at the end does both itself first.
+  absl::Cleanup stop_rpc = [&server, &rpc_loop] {
+    server->Shutdown();
+    rpc_loop.Shutdown();
+  };
   health.SetServingStatus(kReplicationServiceName, true);
   LOG(INFO) << "master " << (*master)->server_uuid() << ": serving gRPC on "
             << FLAGS_bind_address << ":" << bound_port;

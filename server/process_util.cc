@@ -62,6 +62,10 @@ void EnableReflection() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 }
 
+void ConfigureGrpcServer(grpc::ServerBuilder* builder) {
+  builder->AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
+}
+
 absl::Status MakeDirs(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("empty directory path");
   std::string partial;

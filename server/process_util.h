@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "grpcpp/server_builder.h"
 #include "grpcpp/support/status.h"
 
 namespace semisync {
@@ -32,6 +33,10 @@ void InitProcess();
 // health service (each server registers its own HealthService, server/health_service.h), with
 // health.proto linked in so that reflection can describe Health too.
 void EnableReflection();
+
+// Server-wide gRPC settings both nodes use: channelz bookkeeping off (nothing reads it, and it
+// costs a few percent of every call). Before BuildAndStart.
+void ConfigureGrpcServer(grpc::ServerBuilder* builder);
 
 // Creates a directory and its parents (like mkdir -p).
 absl::Status MakeDirs(const std::string& path);

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gflags/gflags.h"
@@ -190,6 +191,7 @@ int main(int argc, char** argv) {
   int bound_port = 0;
   const std::string listen = absl::StrCat(FLAGS_bind_address, ":", FLAGS_grpc_port);
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
+  semisync::ConfigureGrpcServer(&builder);
   semisync::AsyncRpcLoop rpc_loop(&builder, FLAGS_rpc_threads, "rpc");
   records_service.Register(&builder, &rpc_loop);
   semisync::HealthService health_service;
@@ -201,6 +203,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   rpc_loop.Start();
+  // On every way out: the server stops, then the loop drains while the server still exists
+  // (server/async_rpc.h). The ordered shutdown at the end does both itself first.
+  absl::Cleanup stop_rpc = [&server, &rpc_loop] {
+    server->Shutdown();
+    rpc_loop.Shutdown();
+  };
   // Until the watcher's first evaluation (after StartSync below): not replicating yet.
   health_service.SetServingStatus(semisync::kSlaveServiceName, false);
   LOG(INFO) << who << "serving gRPC on " << FLAGS_bind_address << ":" << bound_port

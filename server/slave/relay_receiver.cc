@@ -1,6 +1,12 @@
 // Slave's receiver ("IO thread"): registers with the master, streams its binlog into the relay
-// log and reconnects with exponential backoff; and the relay syncer, which makes what the
-// receiver wrote durable (one fsync for every message that arrived meanwhile).
+// log, makes it durable and acknowledges it, and reconnects with exponential backoff.
+//
+// The stream runs on gRPC's completion-queue API on this one thread, so a message costs no
+// hand-off between threads (each costs 15-30 µs on a small VM): read a message and append it;
+// while more messages have already arrived, append them too; then one fsync covers them all
+// (group commit), the durable position is published to the applier, and an Ack for it is sent
+// on the same queue without waiting for the answer (at most one Ack in flight; when it returns,
+// the next one carries the newest durable position).
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -8,7 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/posix_file.h"
 #include "glog/logging.h"
+#include "common/status_macros.h"
+#include "grpc/support/time.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/completion_queue.h"
 #include "server/slave/slave.h"
 
 namespace semisync {
@@ -98,50 +107,8 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   v1::SubscribeBinlogRequest sub_req;
   sub_req.set_slave_id(options_.slave_id);
   sub_req.set_after_position(last);
-  std::unique_ptr<grpc::ClientReader<v1::SubscribeBinlogResponse>> reader =
-      stub_->SubscribeBinlog(ctx.get(), sub_req);
-
   absl::Status result;
-  v1::SubscribeBinlogResponse msg;
-  while (reader->Read(&msg)) {
-    *progress = true;
-    if (msg.events_size() > 0) {
-      if (absl::Status s = AppendToRelayLog(msg, last + 1); !s.ok()) {
-        if (absl::IsDataLoss(s)) {
-          result = s;  // the stream is wrong, not our log: reconnect
-        } else {
-          *fatal = s;
-        }
-        break;
-      }
-      last = msg.events(msg.events_size() - 1).position();
-    }
-    absl::MutexLock lock(&mu_);
-    last_heard_ = absl::Now();
-    if (msg.events_size() > 0) {
-      appended_position_ = last;
-      master_end_ = std::max(master_end_, last);
-      for (const v1::BinlogEvent& e : msg.events()) {
-        absl::StatusOr<Gtid> gtid = Gtid::Parse(e.gtid());
-        if (gtid.ok()) retrieved_.Add(*gtid);
-      }
-      VLOG(2) << Who() << "received " << msg.events_size() << " events up to " << last;
-    }
-    if (msg.has_heartbeat()) {
-      master_end_ = std::max(master_end_, msg.heartbeat().binlog_end_position());
-      VLOG(3) << Who() << "heartbeat, master end " << msg.heartbeat().binlog_end_position();
-    }
-    if (!connected_) {
-      connected_ = true;
-      // Tell the (possibly restarted) master where we are, now that it has our stream (an ack
-      // before that is ignored by its semi-sync tracking).
-      force_ack_ = true;
-      last_io_error_.clear();
-      LOG(INFO) << Who() << "connected to master " << master;
-    }
-  }
-  if (!result.ok() || !fatal->ok()) ctx->TryCancel();
-  grpc::Status fs = reader->Finish();
+  grpc::Status fs = Stream(ctx.get(), sub_req, &last, progress, fatal, &result);
   bool timed_out = false;
   {
     absl::MutexLock lock(&mu_);
@@ -229,30 +196,186 @@ absl::Status Slave::AppendToRelayLog(const v1::SubscribeBinlogResponse& msg,
   return absl::OkStatus();
 }
 
-void Slave::RelaySyncerLoop() {
-  while (true) {
+namespace {
+
+// What a completion on the stream's queue is for.
+enum class StreamTag : intptr_t { kStart = 1, kRead, kAck, kFinish };
+void* ToTag(StreamTag t) { return reinterpret_cast<void*>(static_cast<intptr_t>(t)); }
+StreamTag FromTag(void* tag) { return static_cast<StreamTag>(reinterpret_cast<intptr_t>(tag)); }
+
+}  // namespace
+
+// One Ack call in flight on the stream's queue.
+struct Slave::AckCall {
+  grpc::ClientContext ctx;
+  v1::AckRequest req;
+  v1::AckResponse resp;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::AckResponse>> rpc;
+};
+
+grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRequest& req,
+                           uint64_t* last, bool* progress, absl::Status* fatal,
+                           absl::Status* result) {
+  grpc::CompletionQueue cq;
+  std::unique_ptr<grpc::ClientAsyncReader<v1::SubscribeBinlogResponse>> reader =
+      stub_->PrepareAsyncSubscribeBinlog(ctx, req, &cq);
+  reader->StartCall(ToTag(StreamTag::kStart));
+  v1::SubscribeBinlogResponse msg;
+  bool read_pending = true;  // the StartCall, then always one Read, until the stream ends
+  bool stopping = false;     // an error of ours: no more reads
+  bool unsynced = false;     // appended to the relay log, not yet fsynced
+  std::unique_ptr<AckCall> ack;
+
+  // Sends an Ack of the durable position unless one is in flight (its completion sends the
+  // next one if the position moved meanwhile).
+  auto send_ack = [&] {
+    if (ack != nullptr || stopping) return;
+    auto call = std::make_unique<AckCall>();
     {
       absl::MutexLock lock(&mu_);
-      auto pending = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_io_ || appended_position_ > received_position_;
-      };
-      mu_.Await(absl::Condition(&pending));
-      // On stop, still make durable what was appended, then exit.
-      if (appended_position_ <= received_position_) break;
+      if (stop_io_ || !registered_ || received_position_ <= acked_received_) return;
+      call->req.set_slave_id(options_.slave_id);
+      call->req.set_received_position(received_position_);
+      call->req.set_applied_position(applied_.applied_position);
+      call->req.set_applied_timestamp_us(applied_.applied_timestamp_us);
     }
-    absl::Status s = relay_->Sync();
-    absl::MutexLock lock(&mu_);
-    if (!s.ok()) {
-      last_io_error_ = absl::StrCat("relay log fsync failed: ", s.message());
-      LOG(ERROR) << Who() << "receiver stopped: " << last_io_error_;
-      io_running_ = false;
-      stop_io_ = true;
-      if (call_ctx_) call_ctx_->TryCancel();
+    call->ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+    call->rpc = stub_->PrepareAsyncAck(&call->ctx, call->req, &cq);
+    call->rpc->StartCall();
+    call->rpc->Finish(&call->resp, &call->status, ToTag(StreamTag::kAck));
+    ack = std::move(call);
+  };
+  // One fsync for everything appended so far, then publish and acknowledge it.
+  auto sync = [&] {
+    unsynced = false;
+    if (absl::Status s = relay_->Sync(); !s.ok()) {
+      *fatal = absl::InternalError(absl::StrCat("relay log fsync failed: ", s.message()));
+      stopping = true;
+      ctx->TryCancel();
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      received_position_ = std::max(received_position_, relay_->DurablePosition());
+    }
+    send_ack();
+  };
+
+  while (read_pending || ack != nullptr) {
+    void* tag = nullptr;
+    bool ok = false;
+    if (unsynced) {
+      // Take whatever has already arrived before paying for an fsync.
+      grpc::CompletionQueue::NextStatus st =
+          cq.AsyncNext(&tag, &ok, gpr_time_0(GPR_CLOCK_MONOTONIC));
+      if (st == grpc::CompletionQueue::TIMEOUT) {
+        sync();
+        continue;
+      }
+      if (st == grpc::CompletionQueue::SHUTDOWN) break;
+    } else if (!cq.Next(&tag, &ok)) {
       break;
     }
-    received_position_ = std::max(received_position_, relay_->DurablePosition());
+    switch (FromTag(tag)) {
+      case StreamTag::kStart:
+      case StreamTag::kRead: {
+        if (!ok) {  // the stream ended (or failed to start); Finish tells why
+          read_pending = false;
+          if (ack != nullptr) ack->ctx.TryCancel();
+          break;
+        }
+        if (FromTag(tag) == StreamTag::kRead) {
+          *progress = true;
+          if (absl::Status s = OnStreamMessage(msg, last); !s.ok()) {
+            if (absl::IsDataLoss(s)) {
+              *result = s;  // the stream is wrong, not our log: reconnect
+            } else {
+              *fatal = s;
+            }
+            stopping = true;
+            ctx->TryCancel();
+          } else if (msg.events_size() > 0) {
+            unsynced = true;
+          }
+        }
+        if (stopping) {
+          read_pending = false;
+          if (ack != nullptr) ack->ctx.TryCancel();
+        } else {
+          reader->Read(&msg, ToTag(StreamTag::kRead));
+        }
+        break;
+      }
+      case StreamTag::kAck: {
+        std::unique_ptr<AckCall> done = std::move(ack);
+        absl::MutexLock lock(&mu_);
+        if (done->status.ok()) {
+          acked_received_ = std::max(acked_received_, done->req.received_position());
+          acked_applied_ = done->req.applied_position();
+          master_end_ = std::max(master_end_, done->resp.binlog_end_position());
+        } else {
+          force_ack_ = true;  // the acker retries
+          VLOG(1) << Who() << "ack failed: " << done->status.error_message();
+        }
+        break;
+      }
+      case StreamTag::kFinish:
+        break;
+    }
+    if (ack == nullptr && !unsynced && read_pending) send_ack();
   }
-  VLOG(1) << Who() << "relay syncer exiting";
+  // What was appended but not yet fsynced is made durable (it is in the relay log either way).
+  if (unsynced && fatal->ok()) {
+    stopping = true;  // no Ack: the stream is gone
+    if (absl::Status s = relay_->Sync(); s.ok()) {
+      absl::MutexLock lock(&mu_);
+      received_position_ = std::max(received_position_, relay_->DurablePosition());
+    } else {
+      *fatal = absl::InternalError(absl::StrCat("relay log fsync failed: ", s.message()));
+    }
+  }
+  grpc::Status status;
+  reader->Finish(&status, ToTag(StreamTag::kFinish));
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
+// Checks and appends one stream message; updates the receiver's state. DataLoss: the stream is
+// not consecutive; any other error: the relay log failed.
+absl::Status Slave::OnStreamMessage(const v1::SubscribeBinlogResponse& msg, uint64_t* last) {
+  if (msg.events_size() > 0) {
+    RETURN_IF_ERROR(AppendToRelayLog(msg, *last + 1));
+    *last = msg.events(msg.events_size() - 1).position();
+  }
+  absl::MutexLock lock(&mu_);
+  last_heard_ = absl::Now();
+  if (msg.events_size() > 0) {
+    appended_position_ = *last;
+    master_end_ = std::max(master_end_, *last);
+    for (const v1::BinlogEvent& e : msg.events()) {
+      absl::StatusOr<Gtid> gtid = Gtid::Parse(e.gtid());
+      if (gtid.ok()) retrieved_.Add(*gtid);
+    }
+    VLOG(2) << Who() << "received " << msg.events_size() << " events up to " << *last;
+  }
+  if (msg.has_heartbeat()) {
+    master_end_ = std::max(master_end_, msg.heartbeat().binlog_end_position());
+    VLOG(3) << Who() << "heartbeat, master end " << msg.heartbeat().binlog_end_position();
+  }
+  if (!connected_) {
+    connected_ = true;
+    // Tell the (possibly restarted) master where we are, now that it has our stream (an ack
+    // before that is ignored by its semi-sync tracking).
+    force_ack_ = true;
+    last_io_error_.clear();
+    LOG(INFO) << Who() << "connected to master " << options_.master_address;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace semisync

@@ -161,7 +161,6 @@ absl::Status Slave::StartSync() {
   }
   if (start_io) {
     if (receiver_.joinable()) receiver_.join();
-    if (syncer_.joinable()) syncer_.join();
     if (acker_.joinable()) acker_.join();
   }
   if (start_sql && applier_.joinable()) applier_.join();
@@ -183,10 +182,6 @@ absl::Status Slave::StartSync() {
     receiver_ = std::thread([this] {
       SetCurrentThreadName("relay-receive");
       ReceiverLoop();
-    });
-    syncer_ = std::thread([this] {
-      SetCurrentThreadName("relay-sync");
-      RelaySyncerLoop();
     });
     acker_ = std::thread([this] {
       SetCurrentThreadName("acker");
@@ -220,7 +215,6 @@ absl::Status Slave::StopSync() {
   if (call_ctx) call_ctx->TryCancel();
   if (ack_ctx) ack_ctx->TryCancel();
   if (receiver_.joinable()) receiver_.join();
-  if (syncer_.joinable()) syncer_.join();
   if (acker_.joinable()) acker_.join();
   if (applier_.joinable()) applier_.join();
   {
@@ -303,9 +297,10 @@ void Slave::AckerLoop() {
   absl::Time last_ack_sent = absl::InfinitePast();
   absl::Time last_failure_log = absl::InfinitePast();
   bool backing_off = false;  // the last Ack failed: wait a tick before retrying
+  // The receiver acknowledges what it receives; this thread steps in when told to (force_ack_:
+  // a failed Ack, a new connection) and on every tick (applied position, anything missed).
   auto wake = [this, &backing_off]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stop_io_ ||
-           (!backing_off && registered_ && (received_position_ > acked_received_ || force_ack_));
+    return stop_io_ || (!backing_off && registered_ && force_ack_);
   };
   while (true) {
     v1::AckRequest req;

@@ -5,15 +5,15 @@
 //
 // Threads owned (all started by StartSync, stopped and joined by StopSync):
 //   - receiver ("IO thread", relay_receiver.cc): RegisterSlave, then SubscribeBinlog after the last
-//     position it holds; appends every message's events to the relay log (write(2), no fsync);
-//     reconnects with exponential backoff when the stream ends or fails.
-//   - relay syncer (relay_receiver.cc): fsyncs the relay log whenever the receiver appended more
-//     and publishes the durable position as the received position (group commit: messages that
-//     arrive during an fsync share the next one). Only durable positions are acked or applied.
-//   - acker (slave.cc): acknowledges the durable received position to the master as soon as it
-//     advances (one Ack in flight at a time, the next carries the latest positions), and the
-//     applied position every ack_interval when it changed. It is also the dead-link watchdog: it
-//     cancels the stream when neither an event nor a heartbeat arrived for heartbeat_timeout.
+//     position it holds, on its own completion queue: appends every message's events to the relay
+//     log, and once no further message is waiting, fsyncs once (group commit), publishes the
+//     durable position as the received position and acknowledges it to the master (one Ack in
+//     flight at a time, the next carries the latest position). Only durable positions are acked
+//     or applied. Reconnects with exponential backoff when the stream ends or fails.
+//   - acker (slave.cc): re-sends what the receiver could not acknowledge (after a failed Ack or a
+//     reconnection), and the applied position every ack_interval when it changed. It is also the
+//     dead-link watchdog: it cancels the stream when neither an event nor a heartbeat arrived for
+//     heartbeat_timeout.
 //   - applier ("SQL thread", applier.cc): reads the durable relay log from the database's applied
 //     position and applies batches with Storage::ApplyBatch, which commits rows and position in one
 //     transaction. An event that fails on its own is counted and skipped (default) or stops the
@@ -119,7 +119,12 @@ class Slave {
   absl::Status ReceiveOnce(bool* progress, absl::Status* fatal);
   absl::Status CheckMasterUuid(const std::string& uuid);
   absl::Status AppendToRelayLog(const v1::SubscribeBinlogResponse& msg, uint64_t expected_first);
-  void RelaySyncerLoop();
+  struct AckCall;
+  // The SubscribeBinlog stream (see relay_receiver.cc): returns its final status; *last is the
+  // last position appended; *result / *fatal as in ReceiveOnce.
+  grpc::Status Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRequest& req,
+                      uint64_t* last, bool* progress, absl::Status* fatal, absl::Status* result);
+  absl::Status OnStreamMessage(const v1::SubscribeBinlogResponse& msg, uint64_t* last);
 
   // slave.cc
   void AckerLoop();
@@ -147,12 +152,11 @@ class Slave {
   absl::Mutex control_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::thread receiver_ ABSL_GUARDED_BY(control_mu_);
   std::thread acker_ ABSL_GUARDED_BY(control_mu_);
-  std::thread syncer_ ABSL_GUARDED_BY(control_mu_);
   std::thread applier_ ABSL_GUARDED_BY(control_mu_);
   bool shut_down_ ABSL_GUARDED_BY(control_mu_) = false;
 
-  // Serializes writes to the relay log (receiver's Append, applier's PurgeBefore); the syncer's
-  // Sync runs concurrently with them (SegmentedLog allows it).
+  // Serializes writes to the relay log (receiver's Append, applier's PurgeBefore); the
+  // receiver's Sync runs concurrently with a purge (SegmentedLog allows it).
   absl::Mutex relay_write_mu_ ABSL_ACQUIRED_AFTER(mu_);
 
   mutable absl::Mutex mu_;
