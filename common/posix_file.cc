@@ -56,11 +56,14 @@ absl::Status WriteAll(int fd, const std::string& path, const char* p, size_t n) 
 }
 
 absl::StatusOr<size_t> FileReader::Fill(uint64_t off, size_t n, const char** data) {
+  if (off >= limit_) return 0;
+  n = static_cast<size_t>(std::min<uint64_t>(n, limit_ - off));
   if (off >= buf_off_ && off + n <= buf_off_ + buf_len_) {
     *data = buf_.data() + (off - buf_off_);
     return n;
   }
-  size_t want = std::max(n, kChunk);
+  // Up to the limit (at the tail of the active segment, only what is there), at most a chunk.
+  size_t want = static_cast<size_t>(std::max<uint64_t>(n, std::min<uint64_t>(kChunk, limit_ - off)));
   if (buf_.size() < want) buf_.resize(want);
   size_t got = 0;
   while (got < want) {
@@ -74,9 +77,9 @@ absl::StatusOr<size_t> FileReader::Fill(uint64_t off, size_t n, const char** dat
     got += static_cast<size_t>(r);
   }
   buf_off_ = off;
-  buf_len_ = got;
+  buf_len_ = static_cast<size_t>(std::min<uint64_t>(got, limit_ - off));
   *data = buf_.data();
-  return std::min(n, got);
+  return std::min(n, buf_len_);
 }
 
 absl::StatusOr<bool> FileReader::ZeroFrom(uint64_t from, uint64_t size) {

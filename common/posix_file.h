@@ -55,7 +55,9 @@ absl::Status WriteAll(int fd, const std::string& path, const char* p, size_t n);
 absl::Status WriteFileDurably(const std::string& path, const std::string& text);
 
 // Buffered pread(2) over a file that may still be growing (the active segment). Bytes once
-// written never change, so buffered bytes stay valid; a request past the buffer re-reads.
+// written never change, so buffered bytes stay valid; a request past the buffer re-reads. With a
+// limit, bytes at or after it are treated as not there yet (the active segment's preallocated
+// zeros): they are never returned nor kept, so raising the limit re-reads them.
 class FileReader {
  public:
   FileReader(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
@@ -65,6 +67,9 @@ class FileReader {
   absl::StatusOr<size_t> Fill(uint64_t off, size_t n, const char** data);
   // True if every byte in [from, size) is zero.
   absl::StatusOr<bool> ZeroFrom(uint64_t from, uint64_t size);
+  // Where the file's data ends for Fill (default: the end of the file).
+  void set_limit(uint64_t end) { limit_ = end; }
+  uint64_t limit() const { return limit_; }
 
  private:
   static constexpr size_t kChunk = 256 << 10;
@@ -72,7 +77,8 @@ class FileReader {
   std::string path_;
   std::string buf_;
   uint64_t buf_off_ = 0;
-  size_t buf_len_ = 0;
+  size_t buf_len_ = 0;  // bytes of buf_ that were below the limit when read
+  uint64_t limit_ = UINT64_MAX;
 };
 
 }  // namespace semisync

@@ -96,6 +96,14 @@ absl::Status CheckFileHeader(const std::string& path, const char* h, uint64_t fi
 class SegmentedLog::Impl {
  public:
   explicit Impl(LogOptions options) : options_(std::move(options)) {}
+  // A clean close leaves the active segment without preallocated zeros.
+  ~Impl() {
+    if (active_fd_ != nullptr && allocated_ > active_bytes_ && Error().ok() &&
+        ::ftruncate(active_fd_->get(), static_cast<off_t>(active_bytes_)) != 0) {
+      LOG(WARNING) << "cannot cut preallocated space off " << active_path_ << ": "
+                   << strerror(errno) << " (it is cut off when the log is next opened)";
+    }
+  }
 
   absl::Status Recover();
   absl::Status Append(const std::vector<LogRecord>& records);
@@ -133,6 +141,15 @@ class SegmentedLog::Impl {
     *seg = *std::prev(it);
     return true;
   }
+  // For readers: the bytes of records (and header) in the segment starting at `first`; bytes
+  // after that are zeros or not yet written, whatever the file's size.
+  uint64_t SegmentEnd(uint64_t first) const {
+    absl::MutexLock l(&mu_);
+    for (const SegmentInfo& s : segments_) {
+      if (s.first_position == first) return s.bytes;
+    }
+    return UINT64_MAX;  // purged: the reader finds out when it opens the next segment
+  }
   // For readers: the first segment starting after `first`, if any.
   bool NextAfter(uint64_t first, SegmentInfo* seg) const {
     absl::MutexLock l(&mu_);
@@ -150,6 +167,8 @@ class SegmentedLog::Impl {
   absl::StatusOr<bool> RecoverLastSegment(SegmentInfo* seg);
   absl::Status CheckSealedSegment(const SegmentInfo& seg) const;
   absl::Status Rotate(uint64_t first);
+  // Zero-fills the active segment from allocated_ to at least `end` (preallocate_bytes more).
+  absl::Status Preallocate(uint64_t end);
   absl::Status Fail(const absl::Status& s);
 
   const LogOptions options_;
@@ -170,7 +189,8 @@ class SegmentedLog::Impl {
   // Writer-only state (Append/Purge are called by one thread at a time).
   std::shared_ptr<UniqueFd> active_fd_;
   std::string active_path_;
-  uint64_t active_bytes_ = 0;
+  uint64_t active_bytes_ = 0;  // header and records
+  uint64_t allocated_ = 0;     // the active segment's file size (records, then zeros)
 
   absl::Status Error() const {
     absl::MutexLock l(&mu_);
@@ -256,8 +276,14 @@ absl::StatusOr<bool> SegmentedLog::Impl::RecoverLastSegment(SegmentInfo* seg) {
   }
   seg->modified = absl::TimeFromTimespec(st.st_mtim);
   if (off < size) {
-    LOG(WARNING) << "log segment " << path << ": truncating torn tail at offset " << off << " ("
-                 << size - off << " bytes dropped): " << torn;
+    ASSIGN_OR_RETURN(bool only_zeros, file.ZeroFrom(off, size));
+    if (only_zeros) {
+      LOG(INFO) << "log segment " << path << ": cutting off " << size - off
+                << " zero bytes (preallocated, or written size ahead of data) at offset " << off;
+    } else {
+      LOG(WARNING) << "log segment " << path << ": truncating torn tail at offset " << off
+                   << " (" << size - off << " bytes dropped): " << torn;
+    }
     if (::ftruncate(fd.get(), static_cast<off_t>(off)) != 0) {
       return PosixError("ftruncate", path, errno);
     }
@@ -333,6 +359,7 @@ absl::Status SegmentedLog::Impl::Recover() {
       sync_path_ = active_path_;
     }
     active_bytes_ = active.bytes;
+    allocated_ = active.bytes;  // the scan cut off any zeros
     last_.store(active.last_position, std::memory_order_release);
     durable_.store(active.last_position, std::memory_order_release);
     LOG(INFO) << "opened log " << options_.dir << "/" << options_.prefix << ": positions "
@@ -354,7 +381,12 @@ absl::Status SegmentedLog::Impl::Fail(const absl::Status& s) {
 
 absl::Status SegmentedLog::Impl::Rotate(uint64_t first) {
   if (active_fd_ != nullptr) {
-    // Seal the full segment first, so that only the last segment can ever have a torn tail.
+    // Seal the full segment first, so that only the last segment can ever have a torn tail, and
+    // without its preallocated zeros, so that readers of sealed segments stop at the file's end.
+    if (allocated_ > active_bytes_ &&
+        ::ftruncate(active_fd_->get(), static_cast<off_t>(active_bytes_)) != 0) {
+      return Fail(PosixError("ftruncate", active_path_, errno));
+    }
     absl::Status s = DataSync(active_fd_->get(), active_path_);
     if (!s.ok()) return Fail(s);
     active_fd_.reset();
@@ -372,12 +404,28 @@ absl::Status SegmentedLog::Impl::Rotate(uint64_t first) {
   active_fd_ = std::make_shared<UniqueFd>(std::move(*fd));
   active_path_ = path;
   active_bytes_ = lf::kFileHeaderSize;
+  allocated_ = lf::kFileHeaderSize;
   total_bytes_.fetch_add(lf::kFileHeaderSize, std::memory_order_acq_rel);
   VLOG(1) << "created log segment " << path;
   absl::MutexLock l(&mu_);
   sync_fd_ = active_fd_;
   sync_path_ = active_path_;
   segments_.push_back(SegmentInfo{std::move(path), first, 0, active_bytes_, absl::Now()});
+  return absl::OkStatus();
+}
+
+absl::Status SegmentedLog::Impl::Preallocate(uint64_t end) {
+  static const std::string* const kZeros = new std::string(256 << 10, '\0');
+  // No further than where the segment rotates (a big batch may still go past it).
+  const uint64_t target =
+      std::max(end, std::min(allocated_ + options_.preallocate_bytes, options_.segment_bytes));
+  while (allocated_ < target) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros->size(), target - allocated_));
+    ssize_t w = ::pwrite(active_fd_->get(), kZeros->data(), n, static_cast<off_t>(allocated_));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return Fail(PosixError("preallocate", active_path_, w < 0 ? errno : EIO));
+    allocated_ += static_cast<uint64_t>(w);
+  }
   return absl::OkStatus();
 }
 
@@ -405,6 +453,10 @@ absl::Status SegmentedLog::Impl::Append(const std::vector<LogRecord>& records) {
   std::string buf;
   buf.reserve(bytes);
   for (const LogRecord& r : records) lf::EncodeRecord(r.position, r.payload, &buf);
+  if (options_.preallocate_bytes > 0 && active_bytes_ + buf.size() > allocated_) {
+    RETURN_IF_ERROR(Preallocate(active_bytes_ + buf.size()));
+  }
+  // The file offset is at active_bytes_ (zeros are written with pwrite, which leaves it).
   absl::Status s = WriteAll(active_fd_->get(), active_path_, buf.data(), buf.size());
   if (!s.ok()) return Fail(s);
   active_bytes_ += buf.size();
@@ -565,6 +617,7 @@ absl::StatusOr<bool> LogReader::Impl::OpenSegment() {
   if (!fd.ok()) return fd.status();
   fd_ = std::move(*fd);
   file_ = std::make_unique<FileReader>(fd_.get(), seg_.path);
+  file_->set_limit(log_->SegmentEnd(seg_.first_position));
   const char* h;
   ASSIGN_OR_RETURN(size_t got, file_->Fill(0, lf::kFileHeaderSize, &h));
   if (got < lf::kFileHeaderSize) return Corrupt(seg_.path, got, "torn file header");
@@ -594,6 +647,8 @@ absl::Status LogReader::Impl::ReadSome(uint64_t limit, size_t max_records, size_
                                        std::vector<LogRecord>* out) {
   size_t records = 0;
   size_t bytes = 0;
+  // Where the open segment's records end now (the active one has zeros after them).
+  if (file_ != nullptr) file_->set_limit(log_->SegmentEnd(seg_.first_position));
   while (records < max_records && bytes < max_bytes && pos_ < limit) {
     if (file_ == nullptr) {
       ASSIGN_OR_RETURN(bool opened, OpenSegment());

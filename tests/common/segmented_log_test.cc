@@ -181,7 +181,11 @@ TEST_F(SegmentedLogTest, RotatesSegments) {
   uint64_t total = 0;
   for (size_t i = 0; i < segs.size(); ++i) {
     EXPECT_EQ(segs[i].path, SegmentPath(segs[i].first_position));
-    EXPECT_EQ(fs::file_size(segs[i].path), segs[i].bytes);
+    if (i + 1 < segs.size()) {
+      EXPECT_EQ(fs::file_size(segs[i].path), segs[i].bytes);  // sealed: no preallocated zeros
+    } else {
+      EXPECT_GE(fs::file_size(segs[i].path), segs[i].bytes);
+    }
     total += segs[i].bytes;
     if (i + 1 < segs.size()) {
       EXPECT_GE(segs[i].bytes, options_.segment_bytes);
@@ -191,6 +195,47 @@ TEST_F(SegmentedLogTest, RotatesSegments) {
   EXPECT_LE(segs.back().first_position, 41u);
   EXPECT_EQ(segs.back().last_position, 60u);
   EXPECT_EQ(total, log->TotalBytes());
+}
+
+TEST_F(SegmentedLogTest, ActiveSegmentIsPreallocatedAndTheZerosAreCutOff) {
+  std::string crash_image;
+  {
+    auto log = Open();
+    AppendOneByOne(log.get(), 1, 5);
+    const uint64_t logical = log->Segments().back().bytes;
+    EXPECT_EQ(fs::file_size(SegmentPath(1)),
+              log_format::kFileHeaderSize + options_.preallocate_bytes);
+    EXPECT_LT(logical, options_.preallocate_bytes);
+    crash_image = ReadFile(SegmentPath(1));  // what a crash leaves: records, then zeros
+  }
+  const uint64_t logical = fs::file_size(SegmentPath(1));  // a clean close cuts the zeros off
+  uint64_t expected = log_format::kFileHeaderSize;
+  for (uint64_t p = 1; p <= 5; ++p) expected += RecordBytes(p);
+  EXPECT_EQ(logical, expected);
+  WriteFile(SegmentPath(1), crash_image);
+  auto log = Open();
+  EXPECT_EQ(log->LastPosition(), 5u);
+  EXPECT_EQ(fs::file_size(SegmentPath(1)), logical);
+  AppendOneByOne(log.get(), 6, 3);
+  auto last = ReadAll(*log, 0);
+  ASSERT_OK(last.status());
+  EXPECT_EQ(*last, 8u);
+}
+
+TEST_F(SegmentedLogTest, ReaderSeesRecordsWrittenIntoPreallocatedZeros) {
+  auto log = Open();
+  AppendOneByOne(log.get(), 1, 1);
+  auto reader = log->NewReader(0);
+  ASSERT_OK(reader.status());
+  std::vector<LogRecord> out;
+  // The reader has seen the zeros after record 1 (the file is preallocated); each record
+  // written over them later must be read as a record, not as a torn or corrupt one.
+  for (uint64_t p = 1; p <= 50; ++p) {
+    if (p > 1) AppendOneByOne(log.get(), p, 1);
+    ASSERT_OK((*reader)->Read(log->DurablePosition(), 100, 1 << 20, &out));
+    ASSERT_EQ(out.size(), p);
+    EXPECT_EQ(out.back().position, p);
+  }
 }
 
 TEST_F(SegmentedLogTest, ReopenContinuesPositions) {
