@@ -38,6 +38,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "semisync/v1/binlog.pb.h"
 #include "semisync/v1/records.pb.h"
@@ -76,10 +77,15 @@ class Storage {
   absl::Status ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
 
   // Makes every batch committed so far durable even when commits are not fsynced
-  // (sync_commits=false): SQLite's WAL and database files are fdatasynced. MySQL commits are as
-  // durable as the server is configured to make them (innodb_flush_log_at_trx_commit); nothing to
-  // do. Callers use it before discarding the log that could re-apply those batches.
-  absl::Status SyncToDisk();
+  // (sync_commits=false): SQLite's WAL and database files are fdatasynced. MySQL/MariaDB: with
+  // innodb_flush_log_at_trx_commit=1 (or 3) commits are already durable; with 0 or 2 (the
+  // recommended setting under semisync: the binlog is the truth, so a redo-log fsync per commit
+  // is a needless second fsync) it waits until InnoDB's flushed LSN (Innodb_lsn_flushed, MariaDB)
+  // reaches the LSN current when it was called — InnoDB flushes its log about once a second —
+  // for at most `timeout`; DeadlineExceeded after that, FailedPrecondition on a server that does
+  // not report its LSNs. Callers use it before discarding the log that could re-apply those
+  // batches.
+  absl::Status SyncToDisk(absl::Duration timeout = absl::Seconds(30));
 
   absl::StatusOr<ReplState> GetReplState();
   // NotFound ("record N not found") when there is no record with that id.

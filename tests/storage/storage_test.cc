@@ -525,5 +525,40 @@ INSTANTIATE_TEST_SUITE_P(Backends, StorageTest, ::testing::Values("sqlite", "mar
                            return info.param;
                          });
 
+// MariaDB only: the test server runs with innodb_flush_log_at_trx_commit=2, as recommended under
+// semisync (scripts/test_mariadb.sh), so a commit is written but not yet fsynced; SyncToDisk must
+// not return before InnoDB's flushed LSN has passed it.
+using StorageInnoDbTest = StorageTest;
+
+TEST_P(StorageInnoDbTest, SyncToDiskWaitsForTheRedoLogFlush) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  ASSERT_OK_AND_ASSIGN(std::string mode,
+                       test_util::QueryStringForTest(
+                           connection_, "SELECT CAST(@@GLOBAL.innodb_flush_log_at_trx_commit AS "
+                                        "CHAR)"));
+  ASSERT_EQ(mode, "2") << "scripts/test_mariadb.sh starts the server with the setting semisync "
+                          "recommends; this test checks what SyncToDisk does then";
+  auto lsn = [this](const char* name) -> uint64_t {
+    absl::StatusOr<std::string> v = test_util::QueryStringForTest(
+        connection_, absl::StrCat("SELECT CAST(VARIABLE_VALUE AS CHAR) FROM "
+                                  "information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = "
+                                  "CONVERT('", name, "' USING utf8mb3)"));
+    EXPECT_TRUE(v.ok()) << v.status();
+    return v.ok() ? std::stoull(*v) : 0;
+  };
+  for (int round = 1; round <= 3; ++round) {
+    ASSERT_OK(storage->ApplyBatch({Insert(round, round, "x")}, StateAt(round)));
+    const uint64_t committed = lsn("INNODB_LSN_CURRENT");
+    ASSERT_GT(committed, 0u);
+    ASSERT_OK(storage->SyncToDisk());
+    EXPECT_GE(lsn("INNODB_LSN_FLUSHED"), committed) << "round " << round;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(MariaDbOnly, StorageInnoDbTest, ::testing::Values("mariadb"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
 }  // namespace
 }  // namespace semisync

@@ -97,6 +97,22 @@ absl::Status ExecuteSqlForTest(const std::string& connection, const std::string&
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> QueryStringForTest(const std::string& connection,
+                                               const std::string& sql) {
+  try {
+    soci::session session(connection);
+    std::string value;
+    soci::indicator ind = soci::i_ok;
+    session << sql, soci::into(value, ind);
+    if (!session.got_data() || ind != soci::i_ok) {
+      return absl::NotFoundError(absl::StrCat("\"", sql, "\" returned no value"));
+    }
+    return value;
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("querying \"", sql, "\": ", e.what()));
+  }
+}
+
 std::string UniqueTestName(const std::string& prefix) {
   static std::atomic<int> counter{0};
   std::string name;

@@ -37,6 +37,11 @@ absl::Status DropMariaDbDatabaseForTest(const std::string& db_name);
 // code under test (install a trigger, break a table). Internal with the error on failure.
 absl::Status ExecuteSqlForTest(const std::string& connection, const std::string& sql);
 
+// Runs a query on a fresh SOCI session and returns the first column of its first row as a string
+// (cast it in SQL when needed). NotFound when there is no row or the value is NULL.
+absl::StatusOr<std::string> QueryStringForTest(const std::string& connection,
+                                               const std::string& sql);
+
 // prefix + "_" + pid + "_" + a per-process counter; only [A-Za-z0-9_] (other characters of the
 // prefix become '_'), at most 64 characters: valid as a MySQL database name and as a file name.
 std::string UniqueTestName(const std::string& prefix);
