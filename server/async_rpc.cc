@@ -15,6 +15,16 @@ AsyncRpcLoop::AsyncRpcLoop(grpc::ServerBuilder* builder, int threads, std::strin
 
 AsyncRpcLoop::~AsyncRpcLoop() { Shutdown(); }
 
+void AsyncRpcLoop::AddMethod(std::function<void(grpc::ServerCompletionQueue* cq)> post) {
+  methods_.push_back(Method{std::move(post)});
+}
+
+void AsyncRpcLoop::PostNext(const std::function<void(grpc::ServerCompletionQueue* cq)>& post,
+                            grpc::ServerCompletionQueue* cq) {
+  absl::MutexLock lock(&gate_.mu);
+  if (!gate_.closed) post(cq);
+}
+
 void AsyncRpcLoop::Start() {
   CHECK(!started_) << "AsyncRpcLoop started twice";
   started_ = true;

@@ -77,6 +77,14 @@ class AsyncRpcLoop {
   template <class Req, class Resp>
   void AddUnary(AsyncUnaryRequest<Req, Resp> request, AsyncUnaryHandler<Req, Resp> handler);
 
+  // Serves a method with call objects of the caller's (e.g. streaming): `post(cq)` creates one
+  // call waiting for the method on `cq` (its tags are AsyncTags). It runs at Start for every
+  // queue, and through PostNext once a call has been matched.
+  void AddMethod(std::function<void(grpc::ServerCompletionQueue* cq)> post);
+  // Runs post(cq) unless the loop is shutting down (see Gate).
+  void PostNext(const std::function<void(grpc::ServerCompletionQueue* cq)>& post,
+                grpc::ServerCompletionQueue* cq);
+
   // After BuildAndStart: posts the first calls and starts the threads.
   void Start();
   // After grpc::Server::Shutdown, once no Responder is outstanding, and before the grpc::Server

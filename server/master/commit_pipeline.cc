@@ -173,7 +173,10 @@ void CommitPipeline::CommitterLoop() {
       Finish(group.get(), broken, false);
       continue;
     }
-    if (!group->events.empty()) semi_sync_->OnBinlogFlushed(group->events.back().position());
+    if (!group->events.empty()) {
+      semi_sync_->OnBinlogFlushed(group->events.back().position());
+      if (options_.on_flushed) options_.on_flushed(group->events);
+    }
     absl::MutexLock l(&mu_);
     completions_.push_back(std::move(group));
   }

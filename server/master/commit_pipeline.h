@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -56,6 +57,9 @@ struct CommitPipelineOptions {
   uint64_t binlog_retention_bytes = 0;
   absl::Duration binlog_retention_age = absl::ZeroDuration();
   absl::Duration purge_check_interval = absl::Seconds(10);
+  // Called on the committer thread with every group once it is durable in the binlog (the
+  // binlog streams send it to caught-up slaves from memory). May be empty.
+  std::function<void(const std::vector<v1::BinlogEvent>& events)> on_flushed;
 };
 
 class CommitPipeline final : public RecordWriter {

@@ -57,18 +57,6 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const MasterOptions& option
   m->semi_sync_ = std::make_unique<SemiSyncMaster>(options.semi_sync, RealClock());
   m->semi_sync_->OnBinlogFlushed(m->binlog_->EndPosition());
 
-  CommitPipelineOptions pipeline_options;
-  pipeline_options.server_uuid = m->uuid_;
-  pipeline_options.binlog_retention_bytes = options.binlog_retention_bytes;
-  pipeline_options.binlog_retention_age = options.binlog_retention_age;
-  pipeline_options.purge_check_interval = options.binlog_purge_check_interval;
-  m->pipeline_ = std::make_unique<CommitPipeline>(pipeline_options, m->binlog_.get(),
-                                                  m->storage_.get(), m->semi_sync_.get(),
-                                                  std::max<int64_t>(max_id, m->max_binlog_id_) + 1);
-  m->pipeline_->Start();
-
-  m->records_service_ =
-      std::make_unique<RecordsServiceImpl>(m->storage_.get(), m->pipeline_.get(), nullptr);
   ReplicationServiceOptions repl_options;
   repl_options.server_uuid = m->uuid_;
   repl_options.heartbeat_period = options.heartbeat_period;
@@ -76,6 +64,23 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const MasterOptions& option
   m->replication_service_ = std::make_unique<ReplicationServiceImpl>(
       repl_options, m->binlog_.get(), m->semi_sync_.get(), &m->slaves_,
       [raw] { return raw->Status(); });
+
+  CommitPipelineOptions pipeline_options;
+  pipeline_options.server_uuid = m->uuid_;
+  pipeline_options.binlog_retention_bytes = options.binlog_retention_bytes;
+  pipeline_options.binlog_retention_age = options.binlog_retention_age;
+  pipeline_options.purge_check_interval = options.binlog_purge_check_interval;
+  ReplicationServiceImpl* repl = m->replication_service_.get();
+  pipeline_options.on_flushed = [repl](const std::vector<v1::BinlogEvent>& events) {
+    repl->OnFlushed(events);
+  };
+  m->pipeline_ = std::make_unique<CommitPipeline>(pipeline_options, m->binlog_.get(),
+                                                  m->storage_.get(), m->semi_sync_.get(),
+                                                  std::max<int64_t>(max_id, m->max_binlog_id_) + 1);
+  m->pipeline_->Start();
+
+  m->records_service_ =
+      std::make_unique<RecordsServiceImpl>(m->storage_.get(), m->pipeline_.get(), nullptr);
   LOG(INFO) << "master " << m->uuid_ << ": ready; binlog end position "
             << m->binlog_->EndPosition() << ", semi-sync "
             << (options.semi_sync.enabled ? "enabled" : "disabled") << " ("
@@ -170,6 +175,7 @@ void Master::BeginShutdown() {
   semi_sync_->Shutdown();
   pipeline_->Shutdown();
   binlog_->Stop();
+  replication_service_->Shutdown();
 }
 
 void Master::FinishShutdown() {

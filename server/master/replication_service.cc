@@ -10,14 +10,6 @@
 
 namespace semisync {
 
-bool IsValidSlaveId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
-  });
-}
-
 namespace {
 
 grpc::Status BadSlaveId(const std::string& id) {
@@ -39,7 +31,10 @@ ReplicationServiceImpl::ReplicationServiceImpl(const ReplicationServiceOptions& 
       binlog_(binlog),
       semi_sync_(semi_sync),
       slaves_(slaves),
-      status_(std::move(status)) {}
+      status_(std::move(status)),
+      streamer_(BinlogStreamOptions{options.server_uuid, options.heartbeat_period,
+                                    options.max_batch_events, options.max_batch_bytes},
+                binlog, semi_sync, slaves) {}
 
 grpc::Status ReplicationServiceImpl::RegisterSlave(grpc::ServerContext*,
                                                    const v1::RegisterSlaveRequest* req,
@@ -58,82 +53,11 @@ grpc::Status ReplicationServiceImpl::RegisterSlave(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ReplicationServiceImpl::SubscribeBinlog(
-    grpc::ServerContext* ctx, const v1::SubscribeBinlogRequest* req,
-    grpc::ServerWriter<v1::SubscribeBinlogResponse>* writer) {
-  const std::string& id = req->slave_id();
-  if (!IsValidSlaveId(id)) return BadSlaveId(id);
-  if (absl::Status s = slaves_->CheckRegistered(id); !s.ok()) return ToGrpcStatus(s);
-  uint64_t end = binlog_->EndPosition();
-  if (req->after_position() > end) {
-    return grpc::Status(
-        grpc::StatusCode::OUT_OF_RANGE,
-        absl::StrCat("slave ", id, " asks for events after position ", req->after_position(),
-                     " but the master's binlog ends at ", end,
-                     ": the slave has data this master never wrote (wrong master?)"));
-  }
-  absl::StatusOr<std::unique_ptr<BinlogReader>> reader =
-      binlog_->NewReader(req->after_position());
-  if (!reader.ok()) return ReaderError(reader.status());
-
-  const bool semi = slaves_->IsSemiSync(id);
-  slaves_->StreamOpened(id);
-  semi_sync_->SlaveConnected(id, semi);
-  LOG(INFO) << "master " << options_.server_uuid << ": slave " << id
-            << " streaming from position " << req->after_position();
-
-  grpc::Status result = grpc::Status::OK;
-  std::vector<v1::BinlogEvent> events;
-  v1::SubscribeBinlogResponse msg;
-  absl::Time last_sent = absl::Now();
-  while (true) {
-    if (ctx->IsCancelled()) {
-      result = grpc::Status(grpc::StatusCode::CANCELLED, "slave went away");
-      break;
-    }
-    if (binlog_->stopped()) {
-      result = grpc::Status(grpc::StatusCode::UNAVAILABLE, "master is shutting down");
-      break;
-    }
-    uint64_t pos = (*reader)->position();
-    // Wake at least every 200 ms to notice cancellation, and on time for heartbeats.
-    absl::Time now = absl::Now();
-    absl::Time wake = std::min(last_sent + options_.heartbeat_period, now + absl::Milliseconds(200));
-    end = binlog_->WaitForEnd(pos, wake);
-    msg.Clear();
-    if (end > pos) {
-      events.clear();
-      absl::Status s = (*reader)->Read(end, options_.max_batch_events, options_.max_batch_bytes,
-                                       &events);
-      if (!s.ok()) {
-        LOG(ERROR) << "master " << options_.server_uuid << ": binlog read for slave " << id
-                   << " failed: " << s;
-        result = ToGrpcStatus(s);
-        break;
-      }
-      for (auto& e : events) *msg.add_events() = std::move(e);
-    } else if (absl::Now() - last_sent >= options_.heartbeat_period) {
-      msg.mutable_heartbeat()->set_binlog_end_position(end);
-      msg.mutable_heartbeat()->set_timestamp_us(absl::ToUnixMicros(absl::Now()));
-    } else {
-      continue;
-    }
-    if (!writer->Write(msg)) {
-      result = grpc::Status(grpc::StatusCode::CANCELLED, "stream closed by the slave");
-      break;
-    }
-    last_sent = absl::Now();
-  }
-  semi_sync_->SlaveDisconnected(id);
-  slaves_->StreamClosed(id);
-  LOG(INFO) << "master " << options_.server_uuid << ": slave " << id
-            << " stream ended at position " << (*reader)->position() << ": "
-            << result.error_message();
-  return result;
-}
-
 void ReplicationServiceImpl::Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop) {
   builder->RegisterService(this);
+  streamer_.Register(loop, [this](auto* ctx, auto* req, auto* writer, auto* cq, void* tag) {
+    RequestSubscribeBinlog(ctx, req, writer, cq, cq, tag);
+  });
   loop->AddUnary<v1::AckRequest, v1::AckResponse>(
       [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
         RequestAck(ctx, req, w, cq, cq, tag);

@@ -1,11 +1,7 @@
 // ReplicationServiceImpl: the master's semisync.v1.ReplicationService.
 //
-// SubscribeBinlog runs on gRPC's synchronous API, one gRPC thread per open stream (a handful of
-// slaves): it reads the binlog from disk (never from an in-memory buffer, so a stopped slave costs
-// no memory), sends batches of consecutive events, and a heartbeat every heartbeat_period when
-// idle. It returns when the slave goes away, the binlog stops (shutdown) or a write fails.
-//
-// Ack runs on an AsyncRpcLoop thread (it is on every write's path: see server/async_rpc.h).
+// SubscribeBinlog is served by a BinlogStreamer (binlog_stream.h) and Ack by the AsyncRpcLoop
+// (both are on every write's path: see server/async_rpc.h); the other methods are synchronous.
 //
 // Thread-safety: handlers run concurrently on gRPC threads; everything they touch is thread-safe.
 // Binlog, SemiSyncMaster, SlaveRegistry and the status callback outlive the service.
@@ -19,6 +15,7 @@
 #include "semisync/v1/replication.grpc.pb.h"
 #include "server/async_rpc.h"
 #include "server/master/binlog.h"
+#include "server/master/binlog_stream.h"
 #include "server/master/semi_sync_master.h"
 #include "server/master/slave_registry.h"
 
@@ -32,10 +29,8 @@ struct ReplicationServiceOptions {
   size_t max_batch_bytes = 4 << 20;
 };
 
-// Ack is served by an AsyncRpcLoop (it is on every write's path); the other methods are
-// synchronous gRPC handlers.
-using ReplicationServiceBase = v1::ReplicationService::WithAsyncMethod_Ack<
-    v1::ReplicationService::Service>;
+using ReplicationServiceBase = v1::ReplicationService::WithAsyncMethod_SubscribeBinlog<
+    v1::ReplicationService::WithAsyncMethod_Ack<v1::ReplicationService::Service>>;
 
 class ReplicationServiceImpl final : public ReplicationServiceBase {
  public:
@@ -45,10 +40,12 @@ class ReplicationServiceImpl final : public ReplicationServiceBase {
 
   grpc::Status RegisterSlave(grpc::ServerContext* ctx, const v1::RegisterSlaveRequest* req,
                              v1::RegisterSlaveResponse* resp) override;
-  grpc::Status SubscribeBinlog(grpc::ServerContext* ctx, const v1::SubscribeBinlogRequest* req,
-                               grpc::ServerWriter<v1::SubscribeBinlogResponse>* writer) override;
-  // Registers the service on `builder` and Ack on `loop` (before BuildAndStart).
+  // Registers the service on `builder`, SubscribeBinlog and Ack on `loop` (before BuildAndStart).
   void Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop);
+  // Committer thread: a group of events was made durable (feeds caught-up streams).
+  void OnFlushed(const std::vector<v1::BinlogEvent>& events) { streamer_.OnFlushed(events); }
+  // Ends every binlog stream with UNAVAILABLE (master shutdown).
+  void Shutdown() { streamer_.Shutdown(); }
   grpc::Status HandleAck(const v1::AckRequest& req, v1::AckResponse* resp);
   grpc::Status GetBinlog(grpc::ServerContext* ctx, const v1::GetBinlogRequest* req,
                          v1::GetBinlogResponse* resp) override;
@@ -61,10 +58,8 @@ class ReplicationServiceImpl final : public ReplicationServiceBase {
   SemiSyncMaster* const semi_sync_;
   SlaveRegistry* const slaves_;
   const std::function<v1::MasterStatus()> status_;
+  BinlogStreamer streamer_;
 };
-
-// Validates a slave id: 1-64 characters of [A-Za-z0-9_.-].
-bool IsValidSlaveId(const std::string& id);
 
 }  // namespace semisync
 

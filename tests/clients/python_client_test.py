@@ -73,17 +73,22 @@ class PythonClientTest(unittest.TestCase):
         contents = ["tail-a", "tail-b", "tail-c"]
         for c in contents:
             self.master.create_record(c)
-        events = list(self.master.tail_binlog(after_position=start, count=3,
-                                              observer_id="python-test-observer"))
+        tail = self.master.tail_binlog(after_position=start, observer_id="python-test-observer")
+        events = [next(tail) for _ in contents]
         self.assertEqual([e.record.content for e in events], contents)
         self.assertEqual([e.position for e in events], [start + 1, start + 2, start + 3])
         self.assertTrue(all(e.op == binlog_pb2.ROW_OP_INSERT for e in events))
+        # While its stream is open the observer is listed, never acks and is no semi-sync client.
         status = self.master.master_status()
         observer = [s for s in status.slaves if s.slave_id == "python-test-observer"]
         self.assertEqual(len(observer), 1)
         self.assertFalse(observer[0].semi_sync)
         self.assertEqual(observer[0].acked_position, 0)
         self.assertEqual(status.semi_sync.clients, 1)  # only slave1 counts
+        tail.close()  # cancels the stream: an asynchronous observer leaves the list with it
+        eventually(lambda: not any(s.slave_id == "python-test-observer"
+                                   for s in self.master.master_status().slaves),
+                   what="the observer is gone once its stream closed")
 
     def test_tail_binlog_follows_live_writes(self):
         got = []

@@ -1,0 +1,394 @@
+// BinlogStreamer (see binlog_stream.h).
+#include "server/master/binlog_stream.h"
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "grpcpp/alarm.h"
+#include "server/process_util.h"
+
+namespace semisync {
+
+bool IsValidSlaveId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-';
+  });
+}
+
+// One SubscribeBinlog call. Its tags run on the loop thread of its queue; OnFlushed and End run
+// on other threads; all state is under mu_. It deletes itself once finished and no tag is
+// outstanding.
+class BinlogStreamer::Call {
+ public:
+  Call(BinlogStreamer* streamer, grpc::ServerCompletionQueue* cq)
+      : streamer_(streamer), cq_(cq), writer_(&ctx_) {
+    ctx_.AsyncNotifyWhenDone(&done_tag_);
+    streamer_->request_(&ctx_, &req_, &writer_, cq_, &matched_tag_);
+  }
+
+  void OnFlushed(const std::vector<v1::BinlogEvent>& events) {
+    absl::MutexLock lock(&mu_);
+    if (!streaming_ || ending_) return;
+    if (!tail_overflow_) {
+      uint64_t last = tail_.empty() ? sent_ : tail_.back().position();
+      for (const v1::BinlogEvent& e : events) {
+        if (e.position() <= last) continue;  // already read from the files
+        if (e.position() != last + 1 || tail_.size() >= kMaxTailEvents) {
+          // Not contiguous (cannot happen) or too far behind: serve from the files.
+          tail_overflow_ = true;
+          tail_.clear();
+          break;
+        }
+        tail_.push_back(e);
+        last = e.position();
+      }
+    }
+    PumpLocked(/*on_loop=*/false);
+  }
+
+  void End(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    EndLocked(status);
+  }
+
+ private:
+  class Tag final : public AsyncTag {
+   public:
+    Tag(Call* call, void (Call::*fn)(bool)) : call_(call), fn_(fn) {}
+    void Proceed(bool ok) override { (call_->*fn_)(ok); }
+
+   private:
+    Call* const call_;
+    void (Call::*const fn_)(bool);
+  };
+
+  void OnMatched(bool ok) {
+    if (!ok) {  // the server shut down before a slave called
+      delete this;
+      return;
+    }
+    BinlogStreamer* s = streamer_;
+    s->loop_->PostNext([s](grpc::ServerCompletionQueue* cq) { new Call(s, cq); }, cq_);
+    grpc::Status refused = Start();
+    bool added = false;
+    {
+      absl::MutexLock lock(&mu_);
+      pending_ = 1;  // the done tag, now that the call has started
+      if (!refused.ok()) {
+        EndLocked(refused);
+      } else {
+        streaming_ = true;
+        PumpLocked(/*on_loop=*/true);
+        ArmLocked(last_sent_ + streamer_->options_.heartbeat_period);
+        added = true;
+      }
+    }
+    if (added) {
+      streamer_->Add(this);
+      // Shutdown may have run between Start and Add, missing this call.
+      if (streamer_->shut_down()) End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                                   "master is shutting down"));
+    }
+  }
+
+  // Validates the request and registers the slave's stream. Loop thread, before streaming_.
+  grpc::Status Start() {
+    const BinlogStreamOptions& o = streamer_->options_;
+    slave_id_ = req_.slave_id();
+    if (!IsValidSlaveId(slave_id_)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("slave_id must be 1-64 characters of [A-Za-z0-9_.-], got '",
+                                       slave_id_, "'"));
+    }
+    if (streamer_->shut_down()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "master is shutting down");
+    }
+    if (absl::Status s = streamer_->slaves_->CheckRegistered(slave_id_); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    const uint64_t end = streamer_->binlog_->EndPosition();
+    if (req_.after_position() > end) {
+      return grpc::Status(
+          grpc::StatusCode::OUT_OF_RANGE,
+          absl::StrCat("slave ", slave_id_, " asks for events after position ",
+                       req_.after_position(), " but the master's binlog ends at ", end,
+                       ": the slave has data this master never wrote (wrong master?)"));
+    }
+    absl::StatusOr<std::unique_ptr<BinlogReader>> reader =
+        streamer_->binlog_->NewReader(req_.after_position());
+    if (!reader.ok()) return ToGrpcStatus(reader.status());
+    reader_ = std::move(*reader);
+    sent_ = req_.after_position();
+    last_sent_ = absl::Now();
+    const bool semi = streamer_->slaves_->IsSemiSync(slave_id_);
+    streamer_->slaves_->StreamOpened(slave_id_);
+    streamer_->semi_sync_->SlaveConnected(slave_id_, semi);
+    opened_ = true;
+    LOG(INFO) << "master " << o.server_uuid << ": slave " << slave_id_
+              << " streaming from position " << sent_;
+    return grpc::Status::OK;
+  }
+
+  // Starts the next write if none is in flight: from the in-memory tail when caught up, else
+  // (loop thread only) from the binlog files; off the loop, wakes the loop for that.
+  void PumpLocked(bool on_loop) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (write_in_flight_ || ending_ || !streaming_) return;
+    const BinlogStreamOptions& o = streamer_->options_;
+    msg_.Clear();
+    if (!tail_overflow_) {
+      if (tail_.empty()) return;
+      size_t bytes = 0;
+      while (!tail_.empty() && static_cast<size_t>(msg_.events_size()) < o.max_batch_events &&
+             bytes < o.max_batch_bytes) {
+        bytes += tail_.front().ByteSizeLong();
+        *msg_.add_events() = std::move(tail_.front());
+        tail_.pop_front();
+      }
+      sent_ = msg_.events(msg_.events_size() - 1).position();
+      StartWriteLocked();
+      return;
+    }
+    if (!on_loop) {
+      WakeLoopLocked();
+      return;
+    }
+    const uint64_t end = streamer_->binlog_->EndPosition();
+    if (sent_ >= end) {
+      tail_overflow_ = false;  // caught up: the committer's groups come from memory again
+      tail_.clear();
+      return;
+    }
+    if (reader_->position() != sent_) {
+      absl::StatusOr<std::unique_ptr<BinlogReader>> r = streamer_->binlog_->NewReader(sent_);
+      if (!r.ok()) return ReadFailedLocked(r.status());
+      reader_ = std::move(*r);
+    }
+    events_.clear();
+    if (absl::Status s = reader_->Read(end, o.max_batch_events, o.max_batch_bytes, &events_);
+        !s.ok()) {
+      return ReadFailedLocked(s);
+    }
+    if (events_.empty()) return;
+    for (v1::BinlogEvent& e : events_) *msg_.add_events() = std::move(e);
+    sent_ = msg_.events(msg_.events_size() - 1).position();
+    if (sent_ >= end) {
+      tail_overflow_ = false;
+      tail_.clear();
+    }
+    StartWriteLocked();
+  }
+
+  void ReadFailedLocked(const absl::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    LOG(ERROR) << "master " << streamer_->options_.server_uuid << ": binlog read for slave "
+               << slave_id_ << " failed: " << s;
+    EndLocked(ToGrpcStatus(s));
+  }
+
+  void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    write_in_flight_ = true;
+    ++pending_;
+    last_sent_ = absl::Now();
+    writer_.Write(msg_, &write_tag_);
+  }
+
+  void OnWriteDone(bool ok) {
+    bool gone = false;
+    {
+      absl::MutexLock lock(&mu_);
+      --pending_;
+      write_in_flight_ = false;
+      if (!ok) {
+        EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed by the slave"));
+      } else if (ending_) {
+        FinishLocked();
+      } else {
+        PumpLocked(/*on_loop=*/true);
+      }
+      gone = ReleasableLocked();
+    }
+    if (gone) Release();
+  }
+
+  // Heartbeat timer and loop wake-ups share one alarm.
+  void ArmLocked(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (alarm_armed_ || finish_started_) return;
+    alarm_armed_ = true;
+    ++pending_;
+    alarm_.Set(cq_, absl::ToChronoTime(deadline), &alarm_tag_);
+  }
+  void WakeLoopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (alarm_armed_) {
+      alarm_.Cancel();  // fires at once
+    } else {
+      ArmLocked(absl::Now());
+    }
+  }
+
+  void OnAlarm(bool) {
+    bool gone = false;
+    {
+      absl::MutexLock lock(&mu_);
+      --pending_;
+      alarm_armed_ = false;
+      if (streaming_ && !ending_) {
+        PumpLocked(/*on_loop=*/true);
+        const absl::Duration period = streamer_->options_.heartbeat_period;
+        if (!write_in_flight_ && !ending_ && absl::Now() - last_sent_ >= period) {
+          msg_.Clear();
+          msg_.mutable_heartbeat()->set_binlog_end_position(streamer_->binlog_->EndPosition());
+          msg_.mutable_heartbeat()->set_timestamp_us(absl::ToUnixMicros(absl::Now()));
+          StartWriteLocked();
+        }
+        // Next heartbeat check; never in the past (a write may be in flight for long).
+        const absl::Time now = absl::Now();
+        if (!ending_) ArmLocked(std::max(last_sent_ + period, now + period / 4));
+      }
+      gone = ReleasableLocked();
+    }
+    if (gone) Release();
+  }
+
+  void OnDone(bool) {
+    bool gone = false;
+    {
+      absl::MutexLock lock(&mu_);
+      --pending_;
+      done_ = true;
+      if (!finish_started_) EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "slave went away"));
+      if (alarm_armed_) alarm_.Cancel();
+      gone = ReleasableLocked();
+    }
+    if (gone) Release();
+  }
+
+  void OnFinished(bool) {
+    bool gone = false;
+    {
+      absl::MutexLock lock(&mu_);
+      --pending_;
+      finished_ = true;
+      gone = ReleasableLocked();
+    }
+    if (gone) Release();
+  }
+
+  // Ends the stream with `status` (first caller wins): at once, or after the write in flight.
+  void EndLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (ending_) return;
+    ending_ = true;
+    end_status_ = status;
+    tail_.clear();
+    if (alarm_armed_) alarm_.Cancel();
+    if (!write_in_flight_) FinishLocked();
+  }
+  void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finish_started_) return;
+    finish_started_ = true;
+    ++pending_;
+    writer_.Finish(end_status_, &finished_tag_);
+  }
+
+  bool ReleasableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return finished_ && pending_ == 0;
+  }
+  // Unregisters and deletes the call (no tag outstanding, nobody else holds it).
+  void Release() {
+    streamer_->Remove(this);  // after this, OnFlushed/End cannot reach the call
+    if (opened_) {
+      streamer_->semi_sync_->SlaveDisconnected(slave_id_);
+      streamer_->slaves_->StreamClosed(slave_id_);
+      LOG(INFO) << "master " << streamer_->options_.server_uuid << ": slave " << slave_id_
+                << " stream ended at position " << sent_ << ": " << end_status_.error_message();
+    }
+    delete this;
+  }
+
+  BinlogStreamer* const streamer_;
+  grpc::ServerCompletionQueue* const cq_;
+  grpc::ServerContext ctx_;
+  v1::SubscribeBinlogRequest req_;
+  grpc::ServerAsyncWriter<v1::SubscribeBinlogResponse> writer_;
+  grpc::Alarm alarm_;
+  Tag matched_tag_{this, &Call::OnMatched};
+  Tag write_tag_{this, &Call::OnWriteDone};
+  Tag alarm_tag_{this, &Call::OnAlarm};
+  Tag done_tag_{this, &Call::OnDone};
+  Tag finished_tag_{this, &Call::OnFinished};
+
+  // Loop thread only, set before streaming_.
+  std::string slave_id_;
+  bool opened_ = false;  // registered as a stream with the registry and semi-sync
+
+  absl::Mutex mu_;
+  int pending_ ABSL_GUARDED_BY(mu_) = 0;  // tags outstanding once matched
+  bool streaming_ ABSL_GUARDED_BY(mu_) = false;
+  bool ending_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool alarm_armed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_started_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;  // last position handed to gRPC
+  absl::Time last_sent_ ABSL_GUARDED_BY(mu_);
+  // Caught up: groups flushed while a write is in flight, consecutive after sent_. Behind
+  // (tail_overflow_): empty; the loop reads the files with reader_.
+  std::deque<v1::BinlogEvent> tail_ ABSL_GUARDED_BY(mu_);
+  bool tail_overflow_ ABSL_GUARDED_BY(mu_) = true;
+  std::unique_ptr<BinlogReader> reader_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::BinlogEvent> events_ ABSL_GUARDED_BY(mu_);  // reused read buffer
+  v1::SubscribeBinlogResponse msg_ ABSL_GUARDED_BY(mu_);       // the write in flight
+};
+
+BinlogStreamer::BinlogStreamer(const BinlogStreamOptions& options, Binlog* binlog,
+                               SemiSyncMaster* semi_sync, SlaveRegistry* slaves)
+    : options_(options), binlog_(binlog), semi_sync_(semi_sync), slaves_(slaves) {}
+
+BinlogStreamer::~BinlogStreamer() {
+  absl::MutexLock lock(&mu_);
+  LOG_IF(ERROR, !calls_.empty()) << "binlog streamer destroyed with " << calls_.size()
+                                 << " open stream(s); the RPC loop must be drained first";
+}
+
+void BinlogStreamer::Register(AsyncRpcLoop* loop, SubscribeBinlogRequestFn request) {
+  loop_ = loop;
+  request_ = std::move(request);
+  loop->AddMethod([this](grpc::ServerCompletionQueue* cq) { new Call(this, cq); });
+}
+
+void BinlogStreamer::OnFlushed(const std::vector<v1::BinlogEvent>& events) {
+  if (events.empty()) return;
+  absl::MutexLock lock(&mu_);
+  for (Call* c : calls_) c->OnFlushed(events);
+}
+
+void BinlogStreamer::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shut_down_ = true;
+  for (Call* c : calls_) {
+    c->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "master is shutting down"));
+  }
+}
+
+void BinlogStreamer::Add(Call* call) {
+  absl::MutexLock lock(&mu_);
+  calls_.insert(call);
+}
+
+void BinlogStreamer::Remove(Call* call) {
+  absl::MutexLock lock(&mu_);
+  calls_.erase(call);
+}
+
+bool BinlogStreamer::shut_down() const {
+  absl::MutexLock lock(&mu_);
+  return shut_down_;
+}
+
+}  // namespace semisync
