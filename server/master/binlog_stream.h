@@ -67,7 +67,7 @@ class BinlogStreamer {
   void Shutdown();
 
   // Events a caught-up stream may hold in memory while its previous write is in flight.
-  static constexpr size_t kMaxTailEvents = 65536;
+  static constexpr size_t kMaxTailEvents = 16384;
 
  private:
   class Call;
