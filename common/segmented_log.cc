@@ -109,7 +109,8 @@ class SegmentedLog::Impl {
   absl::Status Append(const std::vector<LogRecord>& records);
   absl::Status Sync();
   absl::StatusOr<int> PurgeWhile(
-      const std::function<bool(const SegmentInfo&, uint64_t total_bytes)>& deletable);
+      const std::function<bool(const SegmentInfo&, uint64_t total_bytes)>& deletable,
+      bool dry_run);
 
   uint64_t last() const { return last_.load(std::memory_order_acquire); }
   uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
@@ -493,12 +494,20 @@ absl::Status SegmentedLog::Impl::Sync() {
 }
 
 absl::StatusOr<int> SegmentedLog::Impl::PurgeWhile(
-    const std::function<bool(const SegmentInfo&, uint64_t total_bytes)>& deletable) {
+    const std::function<bool(const SegmentInfo&, uint64_t total_bytes)>& deletable,
+    bool dry_run) {
   std::vector<std::string> doomed;
   {
     absl::MutexLock l(&mu_);
     uint64_t total = total_bytes();
     size_t n = 0;
+    if (dry_run) {
+      while (n + 1 < segments_.size() && deletable(segments_[n], total)) {
+        total -= segments_[n].bytes;
+        ++n;
+      }
+      return static_cast<int>(n);
+    }
     // Never the last (active) segment; always a prefix, so what remains stays consecutive.
     while (n + 1 < segments_.size() && deletable(segments_[n], total)) {
       total -= segments_[n].bytes;
@@ -547,19 +556,22 @@ uint64_t SegmentedLog::OldestPosition() const { return impl_->Oldest(); }
 uint64_t SegmentedLog::TotalBytes() const { return impl_->total_bytes(); }
 std::vector<SegmentInfo> SegmentedLog::Segments() const { return impl_->Segments(); }
 
-absl::StatusOr<int> SegmentedLog::PurgeBefore(uint64_t keep_from) {
+absl::StatusOr<int> SegmentedLog::PurgeBefore(uint64_t keep_from, bool dry_run) {
   return impl_->PurgeWhile(
-      [keep_from](const SegmentInfo& s, uint64_t) { return s.last_position < keep_from; });
+      [keep_from](const SegmentInfo& s, uint64_t) { return s.last_position < keep_from; },
+      dry_run);
 }
 
 absl::StatusOr<int> SegmentedLog::PurgeByRetention(uint64_t max_bytes, absl::Duration max_age,
-                                                   uint64_t must_keep_from) {
+                                                   uint64_t must_keep_from, bool dry_run) {
   const absl::Time now = absl::Now();
-  return impl_->PurgeWhile([&](const SegmentInfo& s, uint64_t total) {
-    if (s.last_position >= must_keep_from) return false;
-    return (max_bytes > 0 && total > max_bytes) ||
-           (max_age > absl::ZeroDuration() && now - s.modified > max_age);
-  });
+  return impl_->PurgeWhile(
+      [&](const SegmentInfo& s, uint64_t total) {
+        if (s.last_position >= must_keep_from) return false;
+        return (max_bytes > 0 && total > max_bytes) ||
+               (max_age > absl::ZeroDuration() && now - s.modified > max_age);
+      },
+      dry_run);
 }
 
 // ---------------------------------------------------------------------------------------------

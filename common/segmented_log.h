@@ -94,14 +94,15 @@ class SegmentedLog {
   const LogOptions& options() const { return options_; }
 
   // Deletes whole non-active segments whose records all have position < keep_from.
-  // Returns the number of segments deleted.
-  absl::StatusOr<int> PurgeBefore(uint64_t keep_from);
+  // Returns the number of segments deleted. With dry_run, deletes nothing and returns how many
+  // would be (callers check before paying for what a purge needs first, e.g. a database sync).
+  absl::StatusOr<int> PurgeBefore(uint64_t keep_from, bool dry_run = false);
   // Retention: deletes the oldest non-active segments while the log is larger than max_bytes
   // (0 = no size limit) or the segment was last modified more than max_age ago (zero = no age
   // limit), but never a segment holding a position >= must_keep_from (UINT64_MAX: no such floor).
   // Stops at the first segment it keeps, so the remaining positions stay consecutive.
   absl::StatusOr<int> PurgeByRetention(uint64_t max_bytes, absl::Duration max_age,
-                                       uint64_t must_keep_from);
+                                       uint64_t must_keep_from, bool dry_run = false);
 
   // A reader of records with position > after. OutOfRange (naming OldestPosition()) if `after`
   // is older than the oldest record still on disk, i.e. after + 1 < OldestPosition().

@@ -95,8 +95,8 @@ absl::StatusOr<std::vector<v1::BinlogEvent>> Binlog::ReadEvents(uint64_t after,
 }
 
 absl::StatusOr<int> Binlog::PurgeByRetention(uint64_t max_bytes, absl::Duration max_age,
-                                             uint64_t must_keep_from) {
-  return log_->PurgeByRetention(max_bytes, max_age, must_keep_from);
+                                             uint64_t must_keep_from, bool dry_run) {
+  return log_->PurgeByRetention(max_bytes, max_age, must_keep_from, dry_run);
 }
 
 }  // namespace semisync

@@ -62,7 +62,7 @@ class Binlog {
   absl::StatusOr<std::vector<v1::BinlogEvent>> ReadEvents(uint64_t after, size_t limit) const;
 
   absl::StatusOr<int> PurgeByRetention(uint64_t max_bytes, absl::Duration max_age,
-                                       uint64_t must_keep_from);
+                                       uint64_t must_keep_from, bool dry_run = false);
   absl::Status Sync() { return log_->Sync(); }
 
  private:

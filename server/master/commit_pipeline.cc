@@ -285,7 +285,12 @@ void CommitPipeline::MaybePurge() {
     return;
   }
   // Never purge what recovery would need to re-apply to the database, and make what the
-  // database holds durable first (its commits are not fsynced).
+  // database holds durable first (its commits are not fsynced); that sync may take a while (a
+  // MariaDB redo-log flush is up to a second away), so only when a segment is due.
+  absl::StatusOr<int> due = binlog_->PurgeByRetention(
+      options_.binlog_retention_bytes, options_.binlog_retention_age, state->applied_position + 1,
+      /*dry_run=*/true);
+  if (!due.ok() || *due == 0) return;
   if (absl::Status s = storage_->SyncToDisk(); !s.ok()) {
     LOG(WARNING) << "master " << options_.server_uuid << ": binlog purge skipped: " << s;
     return;

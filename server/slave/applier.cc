@@ -189,7 +189,14 @@ Slave::ApplyOutcome Slave::ApplyEvents(const std::vector<v1::BinlogEvent>& event
 }
 
 void Slave::MaybePurgeRelayLog(uint64_t applied) {
-  // The relay log may only lose what the database holds durably (commits are not fsynced).
+  // The relay log may only lose what the database holds durably (commits are not fsynced); the
+  // database sync may take a while (a MariaDB redo-log flush is up to a second away), so it runs
+  // only when a whole segment is applied and due.
+  {
+    absl::MutexLock lock(&relay_write_mu_);
+    absl::StatusOr<int> due = relay_->PurgeBefore(applied + 1, /*dry_run=*/true);
+    if (!due.ok() || *due == 0) return;
+  }
   if (absl::Status s = storage_->SyncToDisk(); !s.ok()) {
     LOG(WARNING) << Who() << "relay log purge skipped: database sync failed: " << s.message();
     return;

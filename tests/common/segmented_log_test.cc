@@ -449,6 +449,11 @@ TEST_F(SegmentedLogTest, ReaderOnPurgedPositionIsOutOfRange) {
   std::vector<LogRecord> out;
   ASSERT_OK((*old_reader)->Read(log->DurablePosition(), 1, 1 << 20, &out));  // opens segment 1
 
+  auto due = log->PurgeBefore(segs[2].first_position, /*dry_run=*/true);
+  ASSERT_OK(due.status());
+  EXPECT_EQ(*due, 2);
+  EXPECT_EQ(log->Segments().size(), segs.size());  // a dry run deletes nothing
+  EXPECT_TRUE(fs::exists(segs[0].path));
   auto purged = log->PurgeBefore(segs[2].first_position);
   ASSERT_OK(purged.status());
   EXPECT_EQ(*purged, 2);
