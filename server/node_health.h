@@ -1,7 +1,7 @@
 // Health of the named gRPC services (grpc.health.v1), beyond the overall "" service that the
-// default health service reports SERVING once the server is built and that main() turns
-// NOT_SERVING at shutdown (HealthCheckServiceInterface::Shutdown, which also freezes every
-// status). Semantics are documented in docs/operations.md:
+// health service (server/health_service.h) reports SERVING once the server is built and that
+// main() turns NOT_SERVING at shutdown (HealthCheckServiceInterface::Shutdown, which also freezes
+// every status). Semantics are documented in docs/operations.md:
 //   master: "semisync.v1.ReplicationService" SERVING while the node serves;
 //   slave:  "semisync.v1.SlaveService" SERVING only while replication runs (SlaveReplicating).
 //
