@@ -56,25 +56,6 @@ uint64_t Binlog::EndPosition() const {
   return end_;
 }
 
-uint64_t Binlog::WaitForEnd(uint64_t after, absl::Time deadline) {
-  absl::MutexLock l(&mu_);
-  auto cond = [this, after]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return end_ > after || stopped_;
-  };
-  mu_.AwaitWithDeadline(absl::Condition(&cond), deadline);
-  return end_;
-}
-
-void Binlog::Stop() {
-  absl::MutexLock l(&mu_);
-  stopped_ = true;
-}
-
-bool Binlog::stopped() const {
-  absl::MutexLock l(&mu_);
-  return stopped_;
-}
-
 absl::StatusOr<std::unique_ptr<BinlogReader>> Binlog::NewReader(uint64_t after) const {
   ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, log_->NewReader(after));
   return std::make_unique<BinlogReader>(std::move(reader));

@@ -1,8 +1,8 @@
-// Binlog: the master's durable binlog of BinlogEvent transactions on top of a SegmentedLog, plus
-// the "durable end advanced" notification that binlog streams wait on.
+// Binlog: the master's durable binlog of BinlogEvent transactions on top of a SegmentedLog, and
+// its durable end (what streams and readers may read up to).
 //
 // Threads: Append() is called by the commit pipeline's committer thread only. Readers
-// (NewReader/ReadEvents) and waiters (WaitForEnd) run on gRPC threads concurrently.
+// (NewReader/ReadEvents) and EndPosition run on other threads concurrently.
 #ifndef SEMISYNC_SERVER_MASTER_BINLOG_H_
 #define SEMISYNC_SERVER_MASTER_BINLOG_H_
 
@@ -41,7 +41,7 @@ class Binlog {
   static absl::StatusOr<std::unique_ptr<Binlog>> Open(const LogOptions& options);
 
   // Appends and fsyncs events (one write + one fsync for the whole group), then publishes the new
-  // durable end to waiters. Events must carry consecutive positions after EndPosition().
+  // durable end (EndPosition). Events must carry consecutive positions after EndPosition().
   absl::Status AppendDurably(const std::vector<v1::BinlogEvent>& events);
 
   // Durable end: the last position a reader may read (0 when empty).
@@ -49,11 +49,6 @@ class Binlog {
   uint64_t OldestPosition() const { return log_->OldestPosition(); }
   uint64_t TotalBytes() const { return log_->TotalBytes(); }
 
-  // Blocks until EndPosition() > after, Stop() was called, or the deadline. Returns EndPosition().
-  uint64_t WaitForEnd(uint64_t after, absl::Time deadline);
-  // Wakes every WaitForEnd and makes later ones return at once (shutdown).
-  void Stop();
-  bool stopped() const;
 
   // A reader for events with position > after; OutOfRange naming the oldest available position
   // if those were purged.
@@ -72,7 +67,6 @@ class Binlog {
   std::vector<LogRecord> scratch_;  // committer thread only
   mutable absl::Mutex mu_;
   uint64_t end_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace semisync

@@ -174,7 +174,6 @@ void Master::BeginShutdown() {
   LOG(INFO) << "master " << uuid_ << ": shutting down";
   semi_sync_->Shutdown();
   pipeline_->Shutdown();
-  binlog_->Stop();
   replication_service_->Shutdown();
 }
 
