@@ -32,9 +32,7 @@ ReplicationServiceImpl::ReplicationServiceImpl(const ReplicationServiceOptions& 
       semi_sync_(semi_sync),
       slaves_(slaves),
       status_(std::move(status)),
-      streamer_(BinlogStreamOptions{options.server_uuid, options.heartbeat_period,
-                                    options.max_batch_events, options.max_batch_bytes},
-                binlog, semi_sync, slaves) {}
+      streamer_(options, binlog, semi_sync, slaves) {}
 
 grpc::Status ReplicationServiceImpl::RegisterSlave(grpc::ServerContext*,
                                                    const v1::RegisterSlaveRequest* req,

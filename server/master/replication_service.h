@@ -21,13 +21,8 @@
 
 namespace semisync {
 
-struct ReplicationServiceOptions {
-  std::string server_uuid;
-  absl::Duration heartbeat_period = absl::Seconds(1);
-  // Most events / payload bytes in one stream message.
-  size_t max_batch_events = 2048;
-  size_t max_batch_bytes = 4 << 20;
-};
+// The service's settings are its binlog streams' (server uuid, heartbeat, batch limits).
+using ReplicationServiceOptions = BinlogStreamOptions;
 
 using ReplicationServiceBase = v1::ReplicationService::WithAsyncMethod_SubscribeBinlog<
     v1::ReplicationService::WithAsyncMethod_Ack<v1::ReplicationService::Service>>;
