@@ -203,9 +203,10 @@ class BinlogStreamer::Call {
       absl::MutexLock lock(&mu_);
       --pending_;
       write_in_flight_ = false;
-      if (!ok) {
-        EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed by the slave"));
-      } else if (ending_) {
+      // Already ending (Shutdown, the slave went away) or ending now: Finish is due either way;
+      // EndLocked alone does nothing when the stream was already ending.
+      if (!ok) EndLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream closed by the slave"));
+      if (ending_) {
         FinishLocked();
       } else {
         PumpLocked(/*on_loop=*/true);

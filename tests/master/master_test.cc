@@ -52,6 +52,7 @@ class ServedMaster {
     loop_->Shutdown();
   }
   Master* master() { return master_.get(); }
+  int port() const { return port_; }
 
   std::unique_ptr<v1::RecordsService::Stub> records;
   std::unique_ptr<v1::ReplicationService::Stub> repl;
@@ -267,6 +268,83 @@ TEST(MasterTest, BadRequestsGetClearErrors) {
   v1::SubscribeBinlogResponse msg;
   EXPECT_FALSE(stream->Read(&msg));
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// Waits until `pred` holds or `timeout` passes; returns whether it held.
+template <class Pred>
+bool Eventually(Pred pred, absl::Duration timeout = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!pred()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+bool SlaveConnected(Master* m, const std::string& id) {
+  const v1::MasterStatus status = m->Status();
+  for (const auto& s : status.slaves()) {
+    if (s.slave_id() == id && s.connected()) return true;
+  }
+  return false;
+}
+
+// Regression: a stream ended (master shutdown) while its write was stuck behind flow control, then
+// the slave went away so the write failed. The failed write found the stream already ending and
+// never called Finish, so the call was never released: the slave stayed "connected" forever (and
+// the server's shutdown waited on the call).
+TEST(MasterTest, StreamEndedDuringAStuckWriteIsReleasedWhenTheSlaveGoesAway) {
+  std::string dir = MakeTempDir("master_stuck_write");
+  ASSERT_TRUE(MakeDirs(dir).ok());
+  auto uuid = LoadOrCreateServerUuid(dir);
+  ASSERT_TRUE(uuid.ok());
+  {
+    // About 4 MiB of backlog: one stream message, far more than the slave's flow-control window.
+    LogOptions lo;
+    lo.dir = dir + "/binlog";
+    lo.prefix = "binlog";
+    auto binlog = Binlog::Open(lo);
+    ASSERT_TRUE(binlog.ok()) << binlog.status();
+    std::vector<v1::BinlogEvent> events;
+    for (int i = 1; i <= 16; ++i) {
+      v1::BinlogEvent& e = events.emplace_back();
+      e.set_position(i);
+      e.set_gtid(absl::StrCat(*uuid, ":", i));
+      e.set_op(v1::ROW_OP_INSERT);
+      e.mutable_record()->set_id(i);
+      e.mutable_record()->set_content(std::string(256 << 10, 'x'));
+    }
+    ASSERT_TRUE((*binlog)->AppendDurably(events).ok());
+  }
+  ServedMaster m(Options(dir));
+
+  grpc::ClientContext rc;
+  v1::RegisterSlaveRequest reg;
+  reg.set_slave_id("s1");
+  reg.set_semi_sync(true);  // stays listed (not connected) once its stream closes
+  v1::RegisterSlaveResponse reg_resp;
+  ASSERT_TRUE(m.repl->RegisterSlave(&rc, reg, &reg_resp).ok());
+
+  // A slave that never reads, with a small window and no window growth: the master's write of
+  // the backlog stays in flight.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 10);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetMaxReceiveMessageSize(-1);
+  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", m.port()),
+                                           grpc::InsecureChannelCredentials(), args);
+  auto repl = v1::ReplicationService::NewStub(channel);
+  grpc::ClientContext sc;
+  v1::SubscribeBinlogRequest sub;
+  sub.set_slave_id("s1");
+  auto stream = repl->SubscribeBinlog(&sc, sub);
+  // Once the stream is open, the master has started writing the backlog (same loop step).
+  ASSERT_TRUE(Eventually([&] { return SlaveConnected(m.master(), "s1"); }));
+
+  m.master()->BeginShutdown();  // ends the stream after the write in flight
+  sc.TryCancel();               // the write fails
+  EXPECT_TRUE(Eventually([&] { return !SlaveConnected(m.master(), "s1"); }))
+      << "the stream was never released";
 }
 
 }  // namespace
