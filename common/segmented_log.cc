@@ -462,12 +462,14 @@ absl::Status SegmentedLog::Impl::Append(const std::vector<LogRecord>& records) {
   if (!s.ok()) return Fail(s);
   active_bytes_ += buf.size();
   total_bytes_.fetch_add(buf.size(), std::memory_order_acq_rel);
-  last_.store(records.back().position, std::memory_order_release);
+  // The segment's size first, then the position: whoever sees the position (a Sync, then
+  // readers bounded by the durable position) must find the bytes within the segment's end.
   absl::MutexLock l(&mu_);
   SegmentInfo& active = segments_.back();
   active.last_position = records.back().position;
   active.bytes = active_bytes_;
   active.modified = absl::Now();
+  last_.store(records.back().position, std::memory_order_release);
   return absl::OkStatus();
 }
 

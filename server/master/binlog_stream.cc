@@ -75,64 +75,61 @@ class BinlogStreamer::Call {
     }
     BinlogStreamer* s = streamer_;
     s->loop_->PostNext([s](grpc::ServerCompletionQueue* cq) { new Call(s, cq); }, cq_);
-    grpc::Status refused = Start();
-    bool added = false;
     {
       absl::MutexLock lock(&mu_);
-      pending_ = 1;  // the done tag, now that the call has started
-      if (!refused.ok()) {
-        EndLocked(refused);
-      } else {
+      ++pending_;  // the done tag, now that the call has started
+    }
+    // Listed before it reads the binlog end: a group flushed from now on either reaches
+    // OnFlushed after streaming_ is set, or is already below the end the first read uses.
+    // Shutdown reaches it from now on, too.
+    s->Add(this);
+    absl::StatusOr<std::unique_ptr<BinlogReader>> reader = Start();
+    bool gone = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!reader.ok()) {
+        EndLocked(ToGrpcStatus(reader.status()));
+      } else if (!ending_) {
+        reader_ = std::move(*reader);
+        sent_ = req_.after_position();
+        last_sent_ = absl::Now();
         streaming_ = true;
         PumpLocked(/*on_loop=*/true);
         ArmLocked(last_sent_ + streamer_->options_.heartbeat_period);
-        added = true;
       }
+      gone = ReleasableLocked();
     }
-    if (added) {
-      streamer_->Add(this);
-      // Shutdown may have run between Start and Add, missing this call.
-      if (streamer_->shut_down()) End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                                   "master is shutting down"));
-    }
+    if (gone) Release();
   }
 
-  // Validates the request and registers the slave's stream. Loop thread, before streaming_.
-  grpc::Status Start() {
+  // Validates the request, registers the slave's stream and returns a reader after its position
+  // (or the status to end the call with). Loop thread, before streaming_.
+  absl::StatusOr<std::unique_ptr<BinlogReader>> Start() {
     const BinlogStreamOptions& o = streamer_->options_;
     slave_id_ = req_.slave_id();
     if (!IsValidSlaveId(slave_id_)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("slave_id must be 1-64 characters of [A-Za-z0-9_.-], got '",
-                                       slave_id_, "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "slave_id must be 1-64 characters of [A-Za-z0-9_.-], got '", slave_id_, "'"));
     }
-    if (streamer_->shut_down()) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "master is shutting down");
-    }
-    if (absl::Status s = streamer_->slaves_->CheckRegistered(slave_id_); !s.ok()) {
-      return ToGrpcStatus(s);
-    }
+    if (streamer_->shut_down()) return absl::UnavailableError("master is shutting down");
+    if (absl::Status s = streamer_->slaves_->CheckRegistered(slave_id_); !s.ok()) return s;
     const uint64_t end = streamer_->binlog_->EndPosition();
     if (req_.after_position() > end) {
-      return grpc::Status(
-          grpc::StatusCode::OUT_OF_RANGE,
+      return absl::OutOfRangeError(
           absl::StrCat("slave ", slave_id_, " asks for events after position ",
                        req_.after_position(), " but the master's binlog ends at ", end,
                        ": the slave has data this master never wrote (wrong master?)"));
     }
     absl::StatusOr<std::unique_ptr<BinlogReader>> reader =
         streamer_->binlog_->NewReader(req_.after_position());
-    if (!reader.ok()) return ToGrpcStatus(reader.status());
-    reader_ = std::move(*reader);
-    sent_ = req_.after_position();
-    last_sent_ = absl::Now();
+    if (!reader.ok()) return reader.status();
     const bool semi = streamer_->slaves_->IsSemiSync(slave_id_);
     streamer_->slaves_->StreamOpened(slave_id_);
     streamer_->semi_sync_->SlaveConnected(slave_id_, semi);
     opened_ = true;
     LOG(INFO) << "master " << o.server_uuid << ": slave " << slave_id_
-              << " streaming from position " << sent_;
-    return grpc::Status::OK;
+              << " streaming from position " << req_.after_position();
+    return reader;
   }
 
   // Starts the next write if none is in flight: from the in-memory tail when caught up, else
@@ -375,6 +372,15 @@ void BinlogStreamer::Shutdown() {
   for (Call* c : calls_) {
     c->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "master is shutting down"));
   }
+}
+
+bool BinlogStreamer::WaitUntilEnded(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_.empty(); };
+  if (mu_.AwaitWithTimeout(absl::Condition(&ended), timeout)) return true;
+  LOG(ERROR) << "binlog streamer: " << calls_.size() << " stream(s) still open "
+             << absl::FormatDuration(timeout) << " after the server shut down";
+  return false;
 }
 
 void BinlogStreamer::Add(Call* call) {

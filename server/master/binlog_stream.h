@@ -65,6 +65,10 @@ class BinlogStreamer {
   void OnFlushed(const std::vector<v1::BinlogEvent>& events);
   // Ends every open stream with UNAVAILABLE; streams opened later are refused.
   void Shutdown();
+  // After the gRPC server has shut down and before the loop drains: waits until every stream's
+  // call has finished and been released (a call still finishing during the drain would start an
+  // operation on a shut-down queue). False if some remain after `timeout`.
+  bool WaitUntilEnded(absl::Duration timeout);
 
   // Events a caught-up stream may hold in memory while its previous write is in flight.
   static constexpr size_t kMaxTailEvents = 16384;

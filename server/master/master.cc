@@ -179,6 +179,7 @@ void Master::BeginShutdown() {
 
 void Master::FinishShutdown() {
   pipeline_->Shutdown();
+  replication_service_->WaitForStreamsToEnd(absl::Seconds(5));
   absl::Status s = binlog_->Sync();
   if (!s.ok()) LOG(ERROR) << "master " << uuid_ << ": final binlog sync failed: " << s;
   LOG(INFO) << "master " << uuid_ << ": shut down at binlog position " << binlog_->EndPosition();

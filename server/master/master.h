@@ -53,7 +53,8 @@ class Master {
   // Ordered shutdown, part 1 (before the gRPC server shuts down): stop accepting writes, release
   // semi-sync waiters with a definite status, end binlog streams.
   void BeginShutdown();
-  // Part 2 (after the gRPC server is down): join threads, fsync the binlog.
+  // Part 2 (after the gRPC server is down, before the RPC loop drains): join threads, wait for
+  // the binlog streams' calls to end, fsync the binlog.
   void FinishShutdown();
 
  private:

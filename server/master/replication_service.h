@@ -41,6 +41,8 @@ class ReplicationServiceImpl final : public ReplicationServiceBase {
   void OnFlushed(const std::vector<v1::BinlogEvent>& events) { streamer_.OnFlushed(events); }
   // Ends every binlog stream with UNAVAILABLE (master shutdown).
   void Shutdown() { streamer_.Shutdown(); }
+  // After the gRPC server shut down, before the RPC loop drains (BinlogStreamer::WaitUntilEnded).
+  bool WaitForStreamsToEnd(absl::Duration timeout) { return streamer_.WaitUntilEnded(timeout); }
   grpc::Status HandleAck(const v1::AckRequest& req, v1::AckResponse* resp);
   grpc::Status GetBinlog(grpc::ServerContext* ctx, const v1::GetBinlogRequest* req,
                          v1::GetBinlogResponse* resp) override;

@@ -225,6 +225,10 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
   bool read_pending = true;  // the StartCall, then always one Read, until the stream ends
   bool stopping = false;     // an error of ours: no more reads
   bool unsynced = false;     // appended to the relay log, not yet fsynced
+  size_t unsynced_bytes = 0;
+  // A group commit covers at most this much, so that a long catch-up (messages always waiting)
+  // still syncs and acks as it goes.
+  constexpr size_t kMaxUnsyncedBytes = 8 << 20;
   std::unique_ptr<AckCall> ack;
 
   // Sends an Ack of the durable position unless one is in flight (its completion sends the
@@ -249,6 +253,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
   // One fsync for everything appended so far, then publish and acknowledge it.
   auto sync = [&] {
     unsynced = false;
+    unsynced_bytes = 0;
     if (absl::Status s = relay_->Sync(); !s.ok()) {
       *fatal = absl::InternalError(absl::StrCat("relay log fsync failed: ", s.message()));
       stopping = true;
@@ -265,6 +270,10 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
   while (read_pending || ack != nullptr) {
     void* tag = nullptr;
     bool ok = false;
+    if (unsynced && unsynced_bytes >= kMaxUnsyncedBytes) {
+      sync();
+      continue;
+    }
     if (unsynced) {
       // Take whatever has already arrived before paying for an fsync.
       grpc::CompletionQueue::NextStatus st =
@@ -297,6 +306,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
             ctx->TryCancel();
           } else if (msg.events_size() > 0) {
             unsynced = true;
+            unsynced_bytes += msg.ByteSizeLong();
           }
         }
         if (stopping) {

@@ -121,6 +121,9 @@ absl::Status Slave::Init() {
               static_cast<int>(absl::ToInt64Milliseconds(options_.reconnect_backoff_min)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options_.reconnect_backoff_max)));
+  // A stream message holds up to the master's batch limit (4 MiB) plus one event (a record of up
+  // to 1 MiB): more than gRPC's default 4 MiB receive limit.
+  args.SetMaxReceiveMessageSize(64 << 20);
   channel_ = grpc::CreateCustomChannel(options_.master_address,
                                        grpc::InsecureChannelCredentials(), args);
   stub_ = v1::ReplicationService::NewStub(channel_);
