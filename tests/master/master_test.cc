@@ -111,29 +111,39 @@ TEST(MasterTest, WritesCarryGtidsAndConsecutivePositions) {
   EXPECT_EQ(status.applied_position(), 3u);
 }
 
+// Appends inserts of ids 1..n (content(i)) to the binlog in <dir>/binlog, as a master that
+// crashed after its binlog fsync and before its database commit leaves them.
+template <class Content>
+bool WriteBinlogInserts(const std::string& dir, const std::string& uuid, int n, Content content) {
+  LogOptions lo;
+  lo.dir = dir + "/binlog";
+  lo.prefix = "binlog";
+  auto binlog = Binlog::Open(lo);
+  if (!binlog.ok()) {
+    ADD_FAILURE() << binlog.status();
+    return false;
+  }
+  std::vector<v1::BinlogEvent> events;
+  for (int i = 1; i <= n; ++i) {
+    v1::BinlogEvent& e = events.emplace_back();
+    e.set_position(i);
+    e.set_gtid(absl::StrCat(uuid, ":", i));
+    e.set_op(v1::ROW_OP_INSERT);
+    e.mutable_record()->set_id(i);
+    e.mutable_record()->set_content(content(i));
+  }
+  absl::Status s = (*binlog)->AppendDurably(events);
+  if (!s.ok()) ADD_FAILURE() << s;
+  return s.ok();
+}
+
 TEST(MasterTest, RecoveryReappliesBinlogTailToDatabase) {
   std::string dir = MakeTempDir("master_recovery");
   ASSERT_TRUE(MakeDirs(dir).ok());
   auto uuid = LoadOrCreateServerUuid(dir);
   ASSERT_TRUE(uuid.ok());
-  {
-    // A crash after the binlog fsync and before the database commit leaves exactly this.
-    LogOptions lo;
-    lo.dir = dir + "/binlog";
-    lo.prefix = "binlog";
-    auto binlog = Binlog::Open(lo);
-    ASSERT_TRUE(binlog.ok()) << binlog.status();
-    std::vector<v1::BinlogEvent> events;
-    for (int i = 1; i <= 3; ++i) {
-      v1::BinlogEvent& e = events.emplace_back();
-      e.set_position(i);
-      e.set_gtid(absl::StrCat(*uuid, ":", i));
-      e.set_op(v1::ROW_OP_INSERT);
-      e.mutable_record()->set_id(i);
-      e.mutable_record()->set_content(absl::StrCat("row ", i));
-    }
-    ASSERT_TRUE((*binlog)->AppendDurably(events).ok());
-  }
+  // A crash after the binlog fsync and before the database commit leaves exactly this.
+  ASSERT_TRUE(WriteBinlogInserts(dir, *uuid, 3, [](int i) { return absl::StrCat("row ", i); }));
   ServedMaster m(Options(dir));
   EXPECT_EQ(m.master()->server_uuid(), *uuid);
   EXPECT_EQ(m.master()->Status().applied_position(), 3u);
@@ -298,24 +308,9 @@ TEST(MasterTest, StreamEndedDuringAStuckWriteIsReleasedWhenTheSlaveGoesAway) {
   ASSERT_TRUE(MakeDirs(dir).ok());
   auto uuid = LoadOrCreateServerUuid(dir);
   ASSERT_TRUE(uuid.ok());
-  {
-    // About 4 MiB of backlog: one stream message, far more than the slave's flow-control window.
-    LogOptions lo;
-    lo.dir = dir + "/binlog";
-    lo.prefix = "binlog";
-    auto binlog = Binlog::Open(lo);
-    ASSERT_TRUE(binlog.ok()) << binlog.status();
-    std::vector<v1::BinlogEvent> events;
-    for (int i = 1; i <= 16; ++i) {
-      v1::BinlogEvent& e = events.emplace_back();
-      e.set_position(i);
-      e.set_gtid(absl::StrCat(*uuid, ":", i));
-      e.set_op(v1::ROW_OP_INSERT);
-      e.mutable_record()->set_id(i);
-      e.mutable_record()->set_content(std::string(256 << 10, 'x'));
-    }
-    ASSERT_TRUE((*binlog)->AppendDurably(events).ok());
-  }
+  // About 4 MiB of backlog: one stream message, far more than the slave's flow-control window.
+  ASSERT_TRUE(
+      WriteBinlogInserts(dir, *uuid, 16, [](int) { return std::string(256 << 10, 'x'); }));
   ServedMaster m(Options(dir));
 
   grpc::ClientContext rc;
