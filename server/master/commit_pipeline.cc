@@ -1,6 +1,7 @@
 // CommitPipeline (see commit_pipeline.h).
 #include "server/master/commit_pipeline.h"
 
+#include <algorithm>
 #include <iterator>
 #include <utility>
 
@@ -30,8 +31,7 @@ CommitPipeline::CommitPipeline(const CommitPipelineOptions& options, Binlog* bin
       storage_(storage),
       semi_sync_(semi_sync),
       next_record_id_(next_record_id),
-      next_position_(binlog->EndPosition() + 1),
-      last_purge_check_(absl::InfinitePast()) {}
+      next_position_(binlog->EndPosition() + 1) {}
 
 CommitPipeline::~CommitPipeline() { Shutdown(); }
 
@@ -44,6 +44,13 @@ void CommitPipeline::Start() {
     SetCurrentThreadName("commit-complete");
     CompleterLoop();
   });
+  if (options_.binlog_retention_bytes > 0 ||
+      options_.binlog_retention_age > absl::ZeroDuration()) {
+    purger_ = std::thread([this] {
+      SetCurrentThreadName("binlog-purge");
+      PurgerLoop();
+    });
+  }
 }
 
 void CommitPipeline::Shutdown() {
@@ -54,6 +61,7 @@ void CommitPipeline::Shutdown() {
   }
   if (committer_.joinable()) committer_.join();
   if (completer_.joinable()) completer_.join();
+  if (purger_.joinable()) purger_.join();
   // Anything still queued was never written.
   std::deque<Write*> left;
   {
@@ -135,16 +143,16 @@ void CommitPipeline::CommitterLoop() {
     {
       absl::MutexLock l(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || stopping_;
+        return !queue_.empty() || stopping_ || purge_floor_ > 0;
       };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), options_.purge_check_interval);
+      mu_.Await(absl::Condition(&ready));
       if (stopping_) break;
       while (!queue_.empty() && batch.size() < options_.max_group_size) {
         batch.push_back(queue_.front());
         queue_.pop_front();
       }
     }
-    MaybePurge();
+    RunRequestedPurge();
     if (batch.empty()) continue;
 
     auto group = std::make_unique<Group>();
@@ -270,33 +278,45 @@ void CommitPipeline::CompleterLoop() {
   }
 }
 
-void CommitPipeline::MaybePurge() {
-  if (options_.binlog_retention_bytes == 0 &&
-      options_.binlog_retention_age == absl::ZeroDuration()) {
-    return;
+void CommitPipeline::PurgerLoop() {
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop), options_.purge_check_interval)) return;
+    }
+    absl::StatusOr<ReplState> state = storage_->GetReplState();
+    if (!state.ok()) {
+      LOG(WARNING) << "master " << options_.server_uuid << ": binlog purge skipped: "
+                   << state.status();
+      continue;
+    }
+    // Never purge what recovery would need to re-apply to the database, and make what the
+    // database holds durable first (its commits are not fsynced). That sync may take a while (a
+    // MariaDB redo-log flush is up to a second away): it runs here, only when a segment is due,
+    // and the committer then just deletes the files.
+    const uint64_t floor = state->applied_position + 1;
+    absl::StatusOr<int> due = binlog_->PurgeByRetention(
+        options_.binlog_retention_bytes, options_.binlog_retention_age, floor, /*dry_run=*/true);
+    if (!due.ok() || *due == 0) continue;
+    if (absl::Status s = storage_->SyncToDisk(); !s.ok()) {
+      LOG(WARNING) << "master " << options_.server_uuid << ": binlog purge skipped: " << s;
+      continue;
+    }
+    absl::MutexLock l(&mu_);
+    purge_floor_ = std::max(purge_floor_, floor);
   }
-  absl::Time now = absl::Now();
-  if (now - last_purge_check_ < options_.purge_check_interval) return;
-  last_purge_check_ = now;
-  absl::StatusOr<ReplState> state = storage_->GetReplState();
-  if (!state.ok()) {
-    LOG(WARNING) << "master " << options_.server_uuid << ": binlog purge skipped: "
-                 << state.status();
-    return;
+}
+
+void CommitPipeline::RunRequestedPurge() {
+  uint64_t floor = 0;
+  {
+    absl::MutexLock l(&mu_);
+    std::swap(floor, purge_floor_);
   }
-  // Never purge what recovery would need to re-apply to the database, and make what the
-  // database holds durable first (its commits are not fsynced); that sync may take a while (a
-  // MariaDB redo-log flush is up to a second away), so only when a segment is due.
-  absl::StatusOr<int> due = binlog_->PurgeByRetention(
-      options_.binlog_retention_bytes, options_.binlog_retention_age, state->applied_position + 1,
-      /*dry_run=*/true);
-  if (!due.ok() || *due == 0) return;
-  if (absl::Status s = storage_->SyncToDisk(); !s.ok()) {
-    LOG(WARNING) << "master " << options_.server_uuid << ": binlog purge skipped: " << s;
-    return;
-  }
+  if (floor == 0) return;
   absl::StatusOr<int> purged = binlog_->PurgeByRetention(
-      options_.binlog_retention_bytes, options_.binlog_retention_age, state->applied_position + 1);
+      options_.binlog_retention_bytes, options_.binlog_retention_age, floor);
   if (!purged.ok()) {
     LOG(WARNING) << "master " << options_.server_uuid << ": binlog purge failed: "
                  << purged.status();

@@ -20,7 +20,12 @@
 // A failed database commit likewise stops the write path (the binlog, not the database, is the
 // truth; restart re-applies it).
 //
-// Threads: owns the committer and completer threads. Submit is thread-safe and never blocks; each
+// Retention: a purger thread (only when a retention is set) checks every purge_check_interval
+// whether a binlog segment is due, makes the database durable (which may take up to a second on
+// MariaDB) and leaves the file deletion to the committer, between groups, so writes never wait
+// for the database sync.
+//
+// Threads: owns the committer and completer threads, and the purger. Submit is thread-safe and never blocks; each
 // write's Done runs once, on the committer or completer thread (or inline in Submit when the
 // pipeline refuses the write). Binlog, Storage and SemiSyncMaster outlive the pipeline.
 #ifndef SEMISYNC_SERVER_MASTER_COMMIT_PIPELINE_H_
@@ -91,7 +96,11 @@ class CommitPipeline final : public RecordWriter {
   absl::Status CommitToDatabase(const Group& g);
   // Completes every write of the group (Done, then delete).
   void Finish(Group* g, const absl::Status& status, bool acked);
-  void MaybePurge();
+  // Purger thread (only with a retention): every purge_check_interval, when a binlog segment is
+  // due, makes the database durable and asks the committer to purge below its applied position.
+  void PurgerLoop();
+  // Committer thread, between groups: deletes the segments the purger cleared.
+  void RunRequestedPurge();
 
   const CommitPipelineOptions options_;
   Binlog* const binlog_;
@@ -105,6 +114,8 @@ class CommitPipeline final : public RecordWriter {
   bool committer_done_ ABSL_GUARDED_BY(mu_) = false;
   // Sticky failure of the write path.
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  // Set by the purger: binlog segments below this position may be purged (0: no request).
+  uint64_t purge_floor_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Rows changed by groups in the binlog but not yet in the database: id -> (row or deleted,
   // position of the latest change).
@@ -115,10 +126,11 @@ class CommitPipeline final : public RecordWriter {
   // Committer thread only.
   int64_t next_record_id_;
   uint64_t next_position_;
-  absl::Time last_purge_check_;
+
 
   std::thread committer_;
   std::thread completer_;
+  std::thread purger_;
 };
 
 }  // namespace semisync
