@@ -420,7 +420,9 @@ absl::StatusOr<LoadSummary> RunLoad(const LoadOptions& options) {
   // The clients, dealt round-robin to the driver threads (see kDriverThreads).
   const int num_drivers = std::min(options.clients, kDriverThreads);
   std::vector<std::unique_ptr<Driver>> drivers;
-  for (int d = 0; d < num_drivers; ++d) drivers.push_back(std::make_unique<Driver>(options, &shared));
+  for (int d = 0; d < num_drivers; ++d) {
+    drivers.push_back(std::make_unique<Driver>(options, &shared));
+  }
   for (int i = 0; i < options.clients; ++i) drivers[i % num_drivers]->AddClient(i);
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now();

@@ -63,7 +63,8 @@ absl::StatusOr<size_t> FileReader::Fill(uint64_t off, size_t n, const char** dat
     return n;
   }
   // Up to the limit (at the tail of the active segment, only what is there), at most a chunk.
-  size_t want = static_cast<size_t>(std::max<uint64_t>(n, std::min<uint64_t>(kChunk, limit_ - off)));
+  const size_t want =
+      static_cast<size_t>(std::max<uint64_t>(n, std::min<uint64_t>(kChunk, limit_ - off)));
   if (buf_.size() < want) buf_.resize(want);
   size_t got = 0;
   while (got < want) {

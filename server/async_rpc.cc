@@ -34,11 +34,8 @@ void AsyncRpcLoop::Start() {
       absl::MutexLock lock(&gate_.mu);
       for (const Method& m : methods_) m.post(cq);
     }
-    std::string thread_name = absl::StrCat(name_, "-", i);
-    threads_.emplace_back([this, cq, thread_name] {
-      SetCurrentThreadName(thread_name.c_str());
-      Run(cq);
-    });
+    threads_.push_back(
+        StartNamedThread(absl::StrCat(name_, "-", i), [this, cq] { Run(cq); }));
   }
 }
 

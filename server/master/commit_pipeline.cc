@@ -36,20 +36,11 @@ CommitPipeline::CommitPipeline(const CommitPipelineOptions& options, Binlog* bin
 CommitPipeline::~CommitPipeline() { Shutdown(); }
 
 void CommitPipeline::Start() {
-  committer_ = std::thread([this] {
-    SetCurrentThreadName("binlog-commit");
-    CommitterLoop();
-  });
-  completer_ = std::thread([this] {
-    SetCurrentThreadName("commit-complete");
-    CompleterLoop();
-  });
+  committer_ = StartNamedThread("binlog-commit", [this] { CommitterLoop(); });
+  completer_ = StartNamedThread("commit-complete", [this] { CompleterLoop(); });
   if (options_.binlog_retention_bytes > 0 ||
       options_.binlog_retention_age > absl::ZeroDuration()) {
-    purger_ = std::thread([this] {
-      SetCurrentThreadName("binlog-purge");
-      PurgerLoop();
-    });
+    purger_ = StartNamedThread("binlog-purge", [this] { PurgerLoop(); });
   }
 }
 

@@ -25,9 +25,10 @@
 // MariaDB) and leaves the file deletion to the committer, between groups, so writes never wait
 // for the database sync.
 //
-// Threads: owns the committer and completer threads, and the purger. Submit is thread-safe and never blocks; each
-// write's Done runs once, on the committer or completer thread (or inline in Submit when the
-// pipeline refuses the write). Binlog, Storage and SemiSyncMaster outlive the pipeline.
+// Threads: owns the committer and completer threads, and the purger. Submit is thread-safe and
+// never blocks; each write's Done runs once, on the committer or completer thread (or inline in
+// Submit when the pipeline refuses the write). Binlog, Storage and SemiSyncMaster outlive the
+// pipeline.
 #ifndef SEMISYNC_SERVER_MASTER_COMMIT_PIPELINE_H_
 #define SEMISYNC_SERVER_MASTER_COMMIT_PIPELINE_H_
 

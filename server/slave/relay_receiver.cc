@@ -239,10 +239,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
     {
       absl::MutexLock lock(&mu_);
       if (stop_io_ || !registered_ || received_position_ <= acked_received_) return;
-      call->req.set_slave_id(options_.slave_id);
-      call->req.set_received_position(received_position_);
-      call->req.set_applied_position(applied_.applied_position);
-      call->req.set_applied_timestamp_us(applied_.applied_timestamp_us);
+      call->req = AckRequestLocked();
     }
     call->ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
     call->rpc = stub_->PrepareAsyncAck(&call->ctx, call->req, &cq);
@@ -321,9 +318,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
         std::unique_ptr<AckCall> done = std::move(ack);
         absl::MutexLock lock(&mu_);
         if (done->status.ok()) {
-          acked_received_ = std::max(acked_received_, done->req.received_position());
-          acked_applied_ = done->req.applied_position();
-          master_end_ = std::max(master_end_, done->resp.binlog_end_position());
+          AckedLocked(done->req, done->resp);
         } else {
           force_ack_ = true;  // the acker retries
           VLOG(1) << Who() << "ack failed: " << done->status.error_message();
@@ -365,7 +360,6 @@ absl::Status Slave::OnStreamMessage(const v1::SubscribeBinlogResponse& msg, uint
   absl::MutexLock lock(&mu_);
   last_heard_ = absl::Now();
   if (msg.events_size() > 0) {
-    appended_position_ = *last;
     master_end_ = std::max(master_end_, *last);
     for (const v1::BinlogEvent& e : msg.events()) {
       absl::StatusOr<Gtid> gtid = Gtid::Parse(e.gtid());

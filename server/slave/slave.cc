@@ -133,7 +133,6 @@ absl::Status Slave::Init() {
   master_uuid_ = uuid;
   applied_ = state;
   received_position_ = std::max(relay_->LastPosition(), applied);
-  appended_position_ = received_position_;
   retrieved_ = std::move(retrieved);
   LOG(INFO) << Who() << "opened: applied position " << applied << ", relay log ["
             << relay_->OldestPosition() << ", " << relay_->LastPosition() << "], master "
@@ -182,21 +181,12 @@ absl::Status Slave::StartSync() {
   }
   if (start_io) {
     LOG(INFO) << Who() << "starting receiver (master " << options_.master_address << ")";
-    receiver_ = std::thread([this] {
-      SetCurrentThreadName("relay-receive");
-      ReceiverLoop();
-    });
-    acker_ = std::thread([this] {
-      SetCurrentThreadName("acker");
-      AckerLoop();
-    });
+    receiver_ = StartNamedThread("relay-receive", [this] { ReceiverLoop(); });
+    acker_ = StartNamedThread("acker", [this] { AckerLoop(); });
   }
   if (start_sql) {
     LOG(INFO) << Who() << "starting applier";
-    applier_ = std::thread([this] {
-      SetCurrentThreadName("applier");
-      ApplierLoop();
-    });
+    applier_ = StartNamedThread("applier", [this] { ApplierLoop(); });
   }
   return absl::OkStatus();
 }
@@ -293,6 +283,21 @@ bool Slave::SleepUnlessIoStopped(absl::Duration d) {
 // The acker: acks the received position as soon as it advances, the applied position every
 // ack_interval when it changed, and cancels a stream on which nothing arrived for
 // heartbeat_timeout.
+v1::AckRequest Slave::AckRequestLocked() const {
+  v1::AckRequest req;
+  req.set_slave_id(options_.slave_id);
+  req.set_received_position(received_position_);
+  req.set_applied_position(applied_.applied_position);
+  req.set_applied_timestamp_us(applied_.applied_timestamp_us);
+  return req;
+}
+
+void Slave::AckedLocked(const v1::AckRequest& req, const v1::AckResponse& resp) {
+  acked_received_ = std::max(acked_received_, req.received_position());
+  acked_applied_ = req.applied_position();
+  master_end_ = std::max(master_end_, resp.binlog_end_position());
+}
+
 void Slave::AckerLoop() {
   const absl::Duration tick =
       std::max(absl::Milliseconds(10),
@@ -325,10 +330,7 @@ void Slave::AckerLoop() {
       const bool applied_moved = applied_.applied_position != acked_applied_ &&
                                  now - last_ack_sent >= options_.ack_interval;
       if (registered_ && (received_moved || applied_moved)) {
-        req.set_slave_id(options_.slave_id);
-        req.set_received_position(received_position_);
-        req.set_applied_position(applied_.applied_position);
-        req.set_applied_timestamp_us(applied_.applied_timestamp_us);
+        req = AckRequestLocked();
         force_ack_ = false;
         ctx = std::make_shared<grpc::ClientContext>();
         ack_ctx_ = ctx;
@@ -349,9 +351,7 @@ void Slave::AckerLoop() {
     if (s.ok()) {
       VLOG(1) << Who() << "acked received " << req.received_position() << " applied "
               << req.applied_position();
-      acked_received_ = std::max(acked_received_, req.received_position());
-      acked_applied_ = req.applied_position();
-      master_end_ = std::max(master_end_, resp.binlog_end_position());
+      AckedLocked(req, resp);
     } else {
       backing_off = true;
       if (!stop_io_ && last_ack_sent - last_failure_log >= absl::Seconds(5)) {

@@ -128,6 +128,10 @@ class Slave {
 
   // slave.cc
   void AckerLoop();
+  // The Ack of the current positions, and what a successful one tells (receiver and acker).
+  v1::AckRequest AckRequestLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AckedLocked(const v1::AckRequest& req, const v1::AckResponse& resp)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits until `d` passed or the IO side is told to stop. Returns false when stopping.
   bool SleepUnlessIoStopped(absl::Duration d);
 
@@ -177,7 +181,6 @@ class Slave {
   bool connected_ ABSL_GUARDED_BY(mu_) = false;   // a message arrived on the open stream
   bool registered_ ABSL_GUARDED_BY(mu_) = false;  // the master knows us (acks make sense)
   absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
-  uint64_t appended_position_ ABSL_GUARDED_BY(mu_) = 0;  // written to the relay log
   uint64_t received_position_ ABSL_GUARDED_BY(mu_) = 0;  // durable in the relay log
   GtidSet retrieved_ ABSL_GUARDED_BY(mu_);
   uint64_t master_end_ ABSL_GUARDED_BY(mu_) = 0;
