@@ -5,8 +5,10 @@
 // hand-off between threads (each costs 15-30 µs on a small VM): read a message and append it;
 // while more messages have already arrived, append them too; then one fsync covers them all
 // (group commit), the durable position is published to the applier, and an Ack for it is sent
-// on the same queue without waiting for the answer (at most one Ack in flight; when it returns,
-// the next one carries the newest durable position).
+// on the same queue without waiting for the answer. Up to kMaxAcksInFlight Acks may be in flight,
+// so a group made durable while an earlier Ack is still travelling is acknowledged at once rather
+// than one Ack round trip later; when the limit is reached, the next Ack to return makes room for
+// one carrying the newest durable position.
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -199,9 +201,15 @@ absl::Status Slave::AppendToRelayLog(const v1::SubscribeBinlogResponse& msg,
 namespace {
 
 // What a completion on the stream's queue is for.
-enum class StreamTag : intptr_t { kStart = 1, kRead, kAck, kFinish };
+// An Ack's completion carries its AckCall (a pointer, never one of these small values).
+enum class StreamTag : intptr_t { kStart = 1, kRead, kFinish, kAck };
 void* ToTag(StreamTag t) { return reinterpret_cast<void*>(static_cast<intptr_t>(t)); }
-StreamTag FromTag(void* tag) { return static_cast<StreamTag>(reinterpret_cast<intptr_t>(tag)); }
+StreamTag FromTag(void* tag) {
+  const intptr_t v = reinterpret_cast<intptr_t>(tag);
+  return v < static_cast<intptr_t>(StreamTag::kAck) ? static_cast<StreamTag>(v) : StreamTag::kAck;
+}
+
+constexpr size_t kMaxAcksInFlight = 4;
 
 }  // namespace
 
@@ -229,23 +237,31 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
   // A group commit covers at most this much, so that a long catch-up (messages always waiting)
   // still syncs and acks as it goes.
   constexpr size_t kMaxUnsyncedBytes = 8 << 20;
-  std::unique_ptr<AckCall> ack;
+  std::vector<std::unique_ptr<AckCall>> acks;  // in flight
+  uint64_t ack_sent = 0;  // the highest durable position an Ack of this stream carried
+  auto cancel_acks = [&] {
+    for (const auto& a : acks) a->ctx.TryCancel();
+  };
 
-  // Sends an Ack of the durable position unless one is in flight (its completion sends the
-  // next one if the position moved meanwhile).
+  // Sends an Ack of the durable position if it moved since the last one sent and there is room
+  // in flight (otherwise the next returning Ack makes room and comes back here).
   auto send_ack = [&] {
-    if (ack != nullptr || stopping) return;
+    if (acks.size() >= kMaxAcksInFlight || stopping) return;
     auto call = std::make_unique<AckCall>();
     {
       absl::MutexLock lock(&mu_);
-      if (stop_io_ || !registered_ || received_position_ <= acked_received_) return;
+      if (stop_io_ || !registered_ ||
+          received_position_ <= std::max(acked_received_, ack_sent)) {
+        return;
+      }
       call->req = AckRequestLocked();
     }
+    ack_sent = call->req.received_position();
     call->ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
     call->rpc = stub_->PrepareAsyncAck(&call->ctx, call->req, &cq);
     call->rpc->StartCall();
-    call->rpc->Finish(&call->resp, &call->status, ToTag(StreamTag::kAck));
-    ack = std::move(call);
+    call->rpc->Finish(&call->resp, &call->status, call.get());
+    acks.push_back(std::move(call));
   };
   // One fsync for everything appended so far, then publish and acknowledge it.
   auto sync = [&] {
@@ -264,7 +280,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
     send_ack();
   };
 
-  while (read_pending || ack != nullptr) {
+  while (read_pending || !acks.empty()) {
     void* tag = nullptr;
     bool ok = false;
     if (unsynced && unsynced_bytes >= kMaxUnsyncedBytes) {
@@ -288,7 +304,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
       case StreamTag::kRead: {
         if (!ok) {  // the stream ended (or failed to start); Finish tells why
           read_pending = false;
-          if (ack != nullptr) ack->ctx.TryCancel();
+          cancel_acks();
           break;
         }
         if (FromTag(tag) == StreamTag::kRead) {
@@ -308,14 +324,18 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
         }
         if (stopping) {
           read_pending = false;
-          if (ack != nullptr) ack->ctx.TryCancel();
+          cancel_acks();
         } else {
           reader->Read(&msg, ToTag(StreamTag::kRead));
         }
         break;
       }
       case StreamTag::kAck: {
-        std::unique_ptr<AckCall> done = std::move(ack);
+        auto it = std::find_if(acks.begin(), acks.end(),
+                               [tag](const auto& a) { return a.get() == tag; });
+        CHECK(it != acks.end()) << "completion of an unknown Ack";
+        std::unique_ptr<AckCall> done = std::move(*it);
+        acks.erase(it);
         absl::MutexLock lock(&mu_);
         if (done->status.ok()) {
           AckedLocked(done->req, done->resp);
@@ -328,7 +348,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
       case StreamTag::kFinish:
         break;
     }
-    if (ack == nullptr && !unsynced && read_pending) send_ack();
+    if (!unsynced && read_pending) send_ack();
   }
   // What was appended but not yet fsynced is made durable (it is in the relay log either way).
   if (unsynced && fatal->ok()) {

@@ -150,9 +150,28 @@ class FakeMaster final : public v1::ReplicationService::Service {
     }
   }
 
+  // While held, Ack calls wait in the handler (unanswered) until released.
+  void HoldAcks(bool hold) {
+    absl::MutexLock lock(&mu_);
+    hold_acks_ = hold;
+  }
+  // received_position of every Ack now waiting in the handler.
+  std::vector<uint64_t> held_acks() const {
+    absl::MutexLock lock(&mu_);
+    return held_;
+  }
+
   grpc::Status Ack(grpc::ServerContext*, const v1::AckRequest* req,
                    v1::AckResponse* resp) override {
     absl::MutexLock lock(&mu_);
+    if (hold_acks_) {
+      held_.push_back(req->received_position());
+      auto released = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !hold_acks_ || shutdown_;
+      };
+      mu_.Await(absl::Condition(&released));
+      held_.erase(std::find(held_.begin(), held_.end(), req->received_position()));
+    }
     last_ack_ = *req;
     resp->set_binlog_end_position(binlog_.size());
     return grpc::Status::OK;
@@ -176,6 +195,8 @@ class FakeMaster final : public v1::ReplicationService::Service {
   v1::RegisterSlaveRequest last_register_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> subscribes_ ABSL_GUARDED_BY(mu_);
   v1::AckRequest last_ack_ ABSL_GUARDED_BY(mu_);
+  bool hold_acks_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<uint64_t> held_ ABSL_GUARDED_BY(mu_);
 };
 
 class SlaveTest : public ::testing::Test {
@@ -369,6 +390,35 @@ TEST_F(SlaveTest, ReceivesPersistsAcksAndApplies) {
 
   slave_.reset();
   EXPECT_EQ(RelayPositions(), Range(1, 10));
+}
+
+// A group made durable while the Ack of an earlier one is unanswered is acknowledged at once, in
+// a second Ack in flight, not after the first one's answer.
+TEST_F(SlaveTest, AcksNewGroupsWhileAnEarlierAckIsInFlight) {
+  master_.HoldAcks(true);
+  master_.AddEvents(3);
+  SlaveOptions o = Options();
+  o.ack_interval = absl::Hours(1);  // the acker stays out of it (no periodic acks)
+  o.rpc_timeout = absl::Minutes(5);  // and no Ack gives up while held
+  StartSlave(o);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::vector<uint64_t> held = master_.held_acks();
+        return std::count(held.begin(), held.end(), 3) > 0;
+      },
+      "an unanswered Ack of position 3"));
+  master_.AddEvents(3);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::vector<uint64_t> held = master_.held_acks();
+        return std::count(held.begin(), held.end(), 3) > 0 &&
+               std::count(held.begin(), held.end(), 6) > 0;
+      },
+      "an Ack of position 6 while the Ack of position 3 is unanswered"));
+  master_.HoldAcks(false);
+  ASSERT_TRUE(WaitFor([&] { return master_.last_ack().received_position() == 6; },
+                      "the acks answered"));
+  ASSERT_TRUE(WaitForApplied(6));
 }
 
 TEST_F(SlaveTest, ResumesAfterRestartWithoutGapsOrDuplicates) {
