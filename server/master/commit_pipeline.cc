@@ -183,20 +183,23 @@ void CommitPipeline::CommitterLoop() {
   committer_done_ = true;
 }
 
-absl::Status CommitPipeline::CommitToDatabase(const Group& g) {
+ReplState CommitPipeline::StateAfter(const Group& g) const {
   const v1::BinlogEvent& last = g.events.back();
   ReplState state;
   state.applied_position = last.position();
   state.applied_gtid = last.gtid();
   state.applied_timestamp_us = last.timestamp_us();
   state.executed_gtid_set = ExecutedGtidSet(options_.server_uuid, last.position());
-  RETURN_IF_ERROR(storage_->ApplyBatch(g.events, state));
+  return state;
+}
+
+void CommitPipeline::Committed(const Group& g) {
+  const uint64_t last = g.events.back().position();
   absl::MutexLock l(&overlay_mu_);
   for (const v1::BinlogEvent& e : g.events) {
     auto it = overlay_.find(e.record().id());
-    if (it != overlay_.end() && it->second.second <= last.position()) overlay_.erase(it);
+    if (it != overlay_.end() && it->second.second <= last) overlay_.erase(it);
   }
-  return absl::OkStatus();
 }
 
 void CommitPipeline::Finish(Group* g, const absl::Status& status, bool acked) {
@@ -209,6 +212,13 @@ void CommitPipeline::Finish(Group* g, const absl::Status& status, bool acked) {
     delete w;
   }
   g->writes.clear();
+}
+
+absl::Status ShutdownBeforeAck(uint64_t last) {
+  return absl::UnavailableError(absl::StrCat(
+      "master shut down before slaves acknowledged the write; it is durable in the master "
+      "binlog (up to position ",
+      last, ") and is committed when the master restarts"));
 }
 
 void CommitPipeline::CompleterLoop() {
@@ -240,30 +250,43 @@ void CommitPipeline::CompleterLoop() {
     }
     const uint64_t last = g->events.back().position();
     const int n = static_cast<int>(g->events.size());
-    absl::Status status;
+    const ReplState state = StateAfter(*g);
+    absl::Status status;  // of the writes
+    absl::Status db;      // of the database
     bool acked = false;
-    SemiSyncMaster::WaitResult r = SemiSyncMaster::WaitResult::kAsync;
-    if (after_sync) r = semi_sync_->WaitForAck(last, n);
-    if (r == SemiSyncMaster::WaitResult::kShutdown) {
-      status = absl::UnavailableError(absl::StrCat(
-          "master shut down before slaves acknowledged the write; it is durable in the master "
-          "binlog (up to position ",
-          last, ") and is committed when the master restarts"));
+    if (after_sync) {
+      // The rows go into the database while the slaves acknowledge them, in a transaction that
+      // commits (becomes visible) only after their ack.
+      db = storage_->StageBatch(g->events, state);
+      if (db.ok()) {
+        SemiSyncMaster::WaitResult r = semi_sync_->WaitForAck(last, n);
+        if (r == SemiSyncMaster::WaitResult::kShutdown) {
+          storage_->AbortStaged();
+          status = ShutdownBeforeAck(last);
+        } else {
+          db = storage_->CommitStaged(g->events, state);
+          acked = r == SemiSyncMaster::WaitResult::kAcked;
+        }
+      }
     } else {
-      status = CommitToDatabase(*g);
-      if (!status.ok()) {
-        LOG(ERROR) << "master " << options_.server_uuid << ": database commit of positions "
-                   << g->events.front().position() << ".." << last
-                   << " failed, refusing further writes until restart: " << status;
-        status = absl::UnavailableError(absl::StrCat(
-            "master database commit failed (", status.message(),
-            "); the write is in the binlog and is re-applied when the master restarts"));
-        absl::MutexLock l(&mu_);
-        broken_ = status;
-      } else {
-        if (!after_sync) r = semi_sync_->WaitForAck(last, n);
+      db = storage_->ApplyBatch(g->events, state);
+      if (db.ok()) {
+        SemiSyncMaster::WaitResult r = semi_sync_->WaitForAck(last, n);
         acked = r == SemiSyncMaster::WaitResult::kAcked;
       }
+    }
+    if (!db.ok()) {
+      LOG(ERROR) << "master " << options_.server_uuid << ": database commit of positions "
+                 << g->events.front().position() << ".." << last
+                 << " failed, refusing further writes until restart: " << db;
+      status = absl::UnavailableError(absl::StrCat(
+          "master database commit failed (", db.message(),
+          "); the write is in the binlog and is re-applied when the master restarts"));
+      acked = false;
+      absl::MutexLock l(&mu_);
+      broken_ = status;
+    } else if (status.ok()) {
+      Committed(*g);
     }
     Finish(g.get(), status, acked);
   }

@@ -1,9 +1,10 @@
 // CommitPipeline: the master's write path (implements RecordWriter).
 //
 //   gRPC thread ──Submit──▶ queue ──▶ committer thread ──▶ completion queue ──▶ completer thread
-//   (returns at once)               (batch, validate,         (AFTER_SYNC: wait for acks, then
-//                                    assign ids/GTIDs,          commit to the database;
-//                                    binlog append + fsync)     AFTER_COMMIT: the reverse;
+//   (returns at once)               (batch, validate,         (AFTER_SYNC: write the rows into
+//                                    assign ids/GTIDs,          an open database transaction,
+//                                    binlog append + fsync)     wait for acks, then commit it;
+//                                                               AFTER_COMMIT: commit, then wait;
 //                                                               then run every write's Done,
 //                                                               which finishes its RPC)
 //
@@ -94,7 +95,10 @@ class CommitPipeline final : public RecordWriter {
   // Validates one write against the row state and fills its event. Committer thread.
   absl::Status Prepare(Write* w, uint64_t position, int64_t now_us);
   absl::StatusOr<std::optional<v1::Record>> CurrentRow(int64_t id);
-  absl::Status CommitToDatabase(const Group& g);
+  // The database's replication state once `g` is committed.
+  ReplState StateAfter(const Group& g) const;
+  // `g` is committed to the database: its rows leave the overlay.
+  void Committed(const Group& g);
   // Completes every write of the group (Done, then delete).
   void Finish(Group* g, const absl::Status& status, bool acked);
   // Purger thread (only with a retention): every purge_check_interval, when a binlog segment is

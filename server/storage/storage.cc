@@ -84,22 +84,14 @@ const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
 }
 
-// Rows per upsert/delete statement on MySQL: 1, 2, 4, ..., kMaxChunk, one statement prepared per
-// size, so a batch costs about batch/kMaxChunk round trips. SQLite (in-process) uses single rows.
-constexpr int kChunkLevels = 7;
-constexpr size_t kMaxChunk = size_t{1} << (kChunkLevels - 1);
-
-// The largest level whose size (2^level) is at most min(rows, kMaxChunk); rows >= 1.
-int ChunkLevel(size_t rows) {
-  int level = 0;
-  while (level + 1 < kChunkLevels && (size_t{2} << level) <= rows) ++level;
-  return level;
-}
+// Most rows per upsert/delete statement on MySQL, where a statement is a round trip: a batch of n
+// rows (last event per id) costs ceil(n / kMaxChunk) statements, each prepared once per size on
+// first use. SQLite (in-process calls) applies single rows in order.
+constexpr size_t kMaxChunk = 64;
 
 struct Schema {
   std::vector<std::string> create;  // CREATE TABLE IF NOT EXISTS ..., then the repl_state row
   std::string upsert_tail;          // after "INSERT INTO records (...) VALUES (...), ..."
-  int chunk_levels;
 };
 
 Schema SchemaFor(Backend backend) {
@@ -125,7 +117,6 @@ Schema SchemaFor(Backend backend) {
                " created_at_us = excluded.created_at_us, updated_at_us = excluded.updated_at_us"
              : " ON DUPLICATE KEY UPDATE content = VALUES(content),"
                " created_at_us = VALUES(created_at_us), updated_at_us = VALUES(updated_at_us)";
-  s.chunk_levels = sqlite ? 1 : kChunkLevels;
   return s;
 }
 
@@ -142,18 +133,76 @@ struct RowVars {
 
 // The writer's session, its prepared statements and the variables they are bound to: applying a
 // row assigns the variables and re-executes. Members are destroyed in reverse order: statements
-// before the session.
+// before the session. Methods throw soci::soci_error.
 struct Writer {
   std::unique_ptr<soci::session> sql;
+  // MySQL: the session runs with autocommit off, so a transaction starts with its first
+  // statement and costs no BEGIN round trip. SQLite: BEGIN (an in-process call).
+  bool implicit_begin = false;
+  std::string upsert_tail;  // Schema::upsert_tail
   std::array<RowVars, kMaxChunk> rows;
   std::array<long long, kMaxChunk> delete_ids{};
   long long position = 0;
   std::string gtid;
   long long timestamp_us = 0;
   std::string gtid_set;
-  std::vector<std::unique_ptr<soci::statement>> upserts;  // [level]: 2^level rows
-  std::vector<std::unique_ptr<soci::statement>> deletes;  // [level]: 2^level ids
+  std::vector<std::unique_ptr<soci::statement>> upserts;  // [n - 1]: n rows, once used
+  std::vector<std::unique_ptr<soci::statement>> deletes;  // [n - 1]: n ids, once used
   std::unique_ptr<soci::statement> set_state;
+
+  void Begin() {
+    if (!implicit_begin) sql->begin();
+  }
+  void Commit() { sql->commit(); }
+  void Rollback() { sql->rollback(); }
+
+  // The statement upserting rows[0, n) / deleting delete_ids[0, n); 1 <= n <= kMaxChunk.
+  soci::statement& Upsert(size_t n) {
+    std::unique_ptr<soci::statement>& st = upserts[n - 1];
+    if (st == nullptr) {
+      std::vector<std::string> tuples;
+      for (size_t j = 0; j < n; ++j) {
+        tuples.push_back(absl::StrFormat("(:i%d, :c%d, :a%d, :u%d)", j, j, j, j));
+      }
+      st = Prepare(
+          absl::StrCat("INSERT INTO records (id, content, created_at_us, updated_at_us) VALUES ",
+                       absl::StrJoin(tuples, ", "), upsert_tail),
+          [&](soci::statement& s) {
+            for (size_t j = 0; j < n; ++j) {
+              s.exchange(soci::use(rows[j].id, absl::StrCat("i", j)));
+              s.exchange(soci::use(rows[j].content, absl::StrCat("c", j)));
+              s.exchange(soci::use(rows[j].created_at_us, absl::StrCat("a", j)));
+              s.exchange(soci::use(rows[j].updated_at_us, absl::StrCat("u", j)));
+            }
+          });
+    }
+    return *st;
+  }
+  soci::statement& Delete(size_t n) {
+    std::unique_ptr<soci::statement>& st = deletes[n - 1];
+    if (st == nullptr) {
+      std::vector<std::string> ids;
+      for (size_t j = 0; j < n; ++j) ids.push_back(absl::StrCat(":d", j));
+      st = Prepare(absl::StrCat("DELETE FROM records WHERE id IN (", absl::StrJoin(ids, ", "), ")"),
+                   [&](soci::statement& s) {
+                     for (size_t j = 0; j < n; ++j) {
+                       s.exchange(soci::use(delete_ids[j], absl::StrCat("d", j)));
+                     }
+                   });
+    }
+    return *st;
+  }
+
+  // Prepares `text`, `bind` adding its use() elements.
+  template <typename Bind>
+  std::unique_ptr<soci::statement> Prepare(const std::string& text, Bind&& bind) {
+    auto st = std::make_unique<soci::statement>(*sql);
+    bind(*st);
+    st->alloc();
+    st->prepare(text);
+    st->define_and_bind();
+    return st;
+  }
 };
 
 // Where ApplyBatch is, for error messages.
@@ -209,10 +258,10 @@ absl::Status ApplyInOrder(Writer& w, absl::Span<const v1::BinlogEvent> events,
     at.event = i;
     if (IsUpsert(e.op())) {
       SetRow(e.record(), w.rows[0]);
-      w.upserts[0]->execute(true);
+      w.Upsert(1).execute(true);
     } else if (e.op() == v1::ROW_OP_DELETE) {
       w.delete_ids[0] = e.record().id();
-      w.deletes[0]->execute(true);
+      w.Delete(1).execute(true);
     } else {
       return UnsupportedOp(events, state, i);
     }
@@ -237,36 +286,41 @@ absl::Status ApplyCoalesced(Writer& w, absl::Span<const v1::BinlogEvent> events,
     if (last[events[i].record().id()] != i) continue;
     (IsUpsert(events[i].op()) ? upserts : deletes).push_back(i);
   }
-  // Runs the rows `idx` through `statements` (by level), bind(j, record) setting row j's values.
-  auto run = [&](const std::vector<size_t>& idx, auto& statements, auto&& bind) {
+  // Runs the rows `idx` through statement(n) in chunks of n <= kMaxChunk, bind(j, record)
+  // setting row j's values.
+  auto run = [&](const std::vector<size_t>& idx, auto&& statement, auto&& bind) {
     for (size_t done = 0; done < idx.size();) {
-      const int level = ChunkLevel(idx.size() - done);
-      const size_t n = size_t{1} << level;
+      const size_t n = std::min(kMaxChunk, idx.size() - done);
       for (size_t j = 0; j < n; ++j) bind(j, events[idx[done + j]].record());
       at.event = idx[done];
       at.rows = n;
-      statements[level]->execute(true);
+      statement(n).execute(true);
       done += n;
     }
   };
-  run(upserts, w.upserts, [&](size_t j, const v1::Record& r) { SetRow(r, w.rows[j]); });
-  run(deletes, w.deletes, [&](size_t j, const v1::Record& r) { w.delete_ids[j] = r.id(); });
+  run(
+      upserts, [&](size_t n) -> soci::statement& { return w.Upsert(n); },
+      [&](size_t j, const v1::Record& r) { SetRow(r, w.rows[j]); });
+  run(
+      deletes, [&](size_t n) -> soci::statement& { return w.Delete(n); },
+      [&](size_t j, const v1::Record& r) { w.delete_ids[j] = r.id(); });
   return absl::OkStatus();
 }
 
-// One attempt at ApplyBatch on `w`. *soci_failed tells a SOCI error (the session may be unusable)
-// from an invalid batch (rolled back; the session is fine).
-absl::Status ApplyOnce(Writer& w, Backend backend, absl::Span<const v1::BinlogEvent> events,
-                       const ReplState& state, bool* soci_failed) {
+// One attempt at writing a batch on `w`: its rows and the new state, in a transaction begun here
+// and left open (WriteOnce) or committed (commit = true). *soci_failed tells a SOCI error (the
+// session may be unusable) from an invalid batch (rolled back; the session is fine).
+absl::Status WriteOnce(Writer& w, Backend backend, absl::Span<const v1::BinlogEvent> events,
+                       const ReplState& state, bool commit, bool* soci_failed) {
   ApplyProgress at;
   try {
-    soci::transaction tx(*w.sql);
+    w.Begin();
     at.phase = ApplyProgress::Phase::kRows;
     absl::Status status = backend == Backend::kSqlite ? ApplyInOrder(w, events, state, at)
                                                       : ApplyCoalesced(w, events, state, at);
     if (!status.ok()) {
       at.phase = ApplyProgress::Phase::kRollback;
-      tx.rollback();
+      w.Rollback();
       return status;
     }
     at.phase = ApplyProgress::Phase::kState;
@@ -275,15 +329,22 @@ absl::Status ApplyOnce(Writer& w, Backend backend, absl::Span<const v1::BinlogEv
     w.timestamp_us = state.applied_timestamp_us;
     w.gtid_set = state.executed_gtid_set;
     w.set_state->execute(true);
-    at.phase = ApplyProgress::Phase::kCommit;
-    tx.commit();
-    VLOG(2) << "storage: applied " << events.size() << " events, position "
-            << state.applied_position;
+    if (commit) {
+      at.phase = ApplyProgress::Phase::kCommit;
+      w.Commit();
+      VLOG(2) << "storage: applied " << events.size() << " events, position "
+              << state.applied_position;
+    }
     return absl::OkStatus();
   } catch (const std::exception& e) {
     *soci_failed = true;
     return ErrorStatus(e, at.Describe(events, state));
   }
+}
+
+absl::Status StagedError(absl::string_view call) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("storage: ", call, " while a staged batch is neither committed nor aborted"));
 }
 
 }  // namespace
@@ -302,6 +363,9 @@ class Storage::Impl {
   // Storage::SyncToDisk for MySQL/MariaDB (see storage.h).
   absl::Status SyncInnoDbLog(absl::Duration timeout);
   absl::Status OpenWriterLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // ApplyBatch (commit) and StageBatch (!commit) on the writer session.
+  absl::Status WriteBatchLocked(absl::Span<const v1::BinlogEvent> events, const ReplState& state,
+                                bool commit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // Runs f(session&) on a borrowed read session. A session whose call failed with Unavailable is
   // dropped, and the call is retried once on a fresh session when the failed one had been idle in
@@ -317,6 +381,8 @@ class Storage::Impl {
 
   absl::Mutex write_mu_;
   std::unique_ptr<Writer> writer_ ABSL_GUARDED_BY(write_mu_);
+  // A StageBatch is open on writer_ (which is then never null).
+  bool staged_ ABSL_GUARDED_BY(write_mu_) = false;
 
   absl::Mutex pool_mu_;
   // Idle read sessions; null slots are re-opened when borrowed. Its size plus the borrowed
@@ -364,43 +430,15 @@ absl::Status Storage::Impl::OpenWriterLocked() {
   ASSIGN_OR_RETURN(std::unique_ptr<soci::session> sql, Connect(cfg_.connect));
   auto w = std::make_unique<Writer>();
   w->sql = std::move(sql);
-  std::string text;
-  // Prepares `text` with `bind` adding its use() elements.
-  auto prepare = [&](auto&& bind) {
-    auto st = std::make_unique<soci::statement>(*w->sql);
-    bind(*st);
-    st->alloc();
-    st->prepare(text);
-    st->define_and_bind();
-    return st;
-  };
-  RETURN_IF_ERROR(RunSql(absl::StrCat("preparing statements on ", cfg_.display), [&] {
-    for (int level = 0; level < schema_.chunk_levels; ++level) {
-      const size_t n = size_t{1} << level;
-      std::vector<std::string> tuples, ids;
-      for (size_t j = 0; j < n; ++j) {
-        tuples.push_back(absl::StrFormat("(:i%d, :c%d, :a%d, :u%d)", j, j, j, j));
-        ids.push_back(absl::StrCat(":d", j));
-      }
-      text = absl::StrCat("INSERT INTO records (id, content, created_at_us, updated_at_us) VALUES ",
-                          absl::StrJoin(tuples, ", "), schema_.upsert_tail);
-      w->upserts.push_back(prepare([&](soci::statement& st) {
-        for (size_t j = 0; j < n; ++j) {
-          RowVars& r = w->rows[j];
-          st.exchange(soci::use(r.id, absl::StrCat("i", j)));
-          st.exchange(soci::use(r.content, absl::StrCat("c", j)));
-          st.exchange(soci::use(r.created_at_us, absl::StrCat("a", j)));
-          st.exchange(soci::use(r.updated_at_us, absl::StrCat("u", j)));
-        }
-      }));
-      text = absl::StrCat("DELETE FROM records WHERE id IN (", absl::StrJoin(ids, ", "), ")");
-      w->deletes.push_back(prepare([&](soci::statement& st) {
-        for (size_t j = 0; j < n; ++j)
-          st.exchange(soci::use(w->delete_ids[j], absl::StrCat("d", j)));
-      }));
+  w->upsert_tail = schema_.upsert_tail;
+  w->upserts.resize(kMaxChunk);
+  w->deletes.resize(kMaxChunk);
+  RETURN_IF_ERROR(RunSql(absl::StrCat("preparing the writer session on ", cfg_.display), [&] {
+    if (cfg_.backend == Backend::kMysql) {
+      *w->sql << "SET autocommit = 0";
+      w->implicit_begin = true;
     }
-    text = kSetStateSql;
-    w->set_state = prepare([&](soci::statement& st) {
+    w->set_state = w->Prepare(kSetStateSql, [&](soci::statement& st) {
       st.exchange(soci::use(w->position, "position"));
       st.exchange(soci::use(w->gtid, "gtid"));
       st.exchange(soci::use(w->timestamp_us, "ts"));
@@ -443,22 +481,70 @@ absl::Status Storage::Impl::Init() {
   return absl::OkStatus();
 }
 
-absl::Status Storage::ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state) {
-  Impl& impl = *impl_;
-  absl::MutexLock lock(&impl.write_mu_);
+absl::Status Storage::Impl::WriteBatchLocked(absl::Span<const v1::BinlogEvent> events,
+                                             const ReplState& state, bool commit) {
   // Batches are idempotent: one that failed on a lost connection is retried once on a new session
   // when the old one was opened before this call (a restarted server, an idle timeout).
   for (int attempt = 0;; ++attempt) {
-    const bool reused = impl.writer_ != nullptr;
-    if (!reused) RETURN_IF_ERROR(impl.OpenWriterLocked());
+    const bool reused = writer_ != nullptr;
+    if (!reused) RETURN_IF_ERROR(OpenWriterLocked());
     bool soci_failed = false;
-    absl::Status status = ApplyOnce(*impl.writer_, impl.cfg_.backend, events, state, &soci_failed);
+    absl::Status status = WriteOnce(*writer_, cfg_.backend, events, state, commit, &soci_failed);
     if (status.ok() || !soci_failed) return status;
     // After a SOCI error the session's transaction state is uncertain: start afresh.
-    impl.writer_.reset();
+    writer_.reset();
     LOG(WARNING) << "storage: " << status;
     if (!absl::IsUnavailable(status) || !reused || attempt > 0) return status;
     LOG(WARNING) << "storage: retrying the batch on a new session";
+  }
+}
+
+absl::Status Storage::ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state) {
+  absl::MutexLock lock(&impl_->write_mu_);
+  if (impl_->staged_) return StagedError("ApplyBatch");
+  return impl_->WriteBatchLocked(events, state, /*commit=*/true);
+}
+
+absl::Status Storage::StageBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state) {
+  absl::MutexLock lock(&impl_->write_mu_);
+  if (impl_->staged_) return StagedError("StageBatch");
+  RETURN_IF_ERROR(impl_->WriteBatchLocked(events, state, /*commit=*/false));
+  impl_->staged_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Storage::CommitStaged(absl::Span<const v1::BinlogEvent> events,
+                                   const ReplState& state) {
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.write_mu_);
+  if (!impl.staged_) {
+    return absl::FailedPreconditionError("storage: CommitStaged without a staged batch");
+  }
+  impl.staged_ = false;
+  absl::Status s = RunSql("applying a staged batch: COMMIT", [&] {
+    impl.writer_->Commit();
+    return absl::OkStatus();
+  });
+  if (s.ok()) return s;
+  // The session is in doubt: whether or not the commit happened, applying the batch again on a
+  // new session (it is idempotent) leaves the database as if it had.
+  impl.writer_.reset();
+  LOG(WARNING) << "storage: " << s << "; applying the batch again on a new session";
+  return impl.WriteBatchLocked(events, state, /*commit=*/true);
+}
+
+void Storage::AbortStaged() {
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.write_mu_);
+  if (!impl.staged_) return;
+  impl.staged_ = false;
+  absl::Status s = RunSql("rolling back a staged batch", [&] {
+    impl.writer_->Rollback();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    LOG(WARNING) << "storage: " << s << "; dropping the writer session";
+    impl.writer_.reset();
   }
 }
 

@@ -16,7 +16,9 @@
 // Applying events is idempotent: inserts and updates are upserts of the full row image, deletes
 // delete by id; each ApplyBatch commits the rows together with the new applied position in one
 // database transaction, so a crash leaves either all or none of a batch. On MySQL a batch is
-// applied as multi-row statements of the last event per id (same result, ~batch/64 round trips).
+// applied as multi-row statements of the last event per id (same result, ceil(batch/64) round
+// trips), the writer session runs with autocommit off (no BEGIN round trip), so a batch of up to
+// 64 rows costs three round trips: rows, state, COMMIT.
 //
 // Errors: InvalidArgument for a bad connection string or an event with an unknown op (the batch is
 // rolled back); Unavailable when the database cannot be reached or the connection was lost;
@@ -75,6 +77,18 @@ class Storage {
   // Applies `events` (in order) and sets the replication state to `state`, in one transaction.
   // All or nothing: on error nothing of the batch is committed.
   absl::Status ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
+
+  // ApplyBatch in two steps, so that the work of a batch can be done before it may become
+  // visible (the master's AFTER_SYNC wait): StageBatch writes the rows and the state in a
+  // transaction it leaves open (other sessions do not see them); CommitStaged commits it, and
+  // AbortStaged rolls it back. At most one batch is staged at a time: ApplyBatch and StageBatch
+  // fail with FailedPrecondition meanwhile. A StageBatch that fails leaves nothing staged.
+  // CommitStaged takes the staged events and state again: when the commit fails on its session,
+  // the batch is applied once more on a new one (batches are idempotent), so that an error means
+  // the database could not take it.
+  absl::Status StageBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
+  absl::Status CommitStaged(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
+  void AbortStaged();
 
   // Makes every batch committed so far durable even when commits are not fsynced
   // (sync_commits=false): SQLite's WAL and database files are fdatasynced. MySQL/MariaDB: with

@@ -235,6 +235,72 @@ TEST_P(StorageTest, BatchIsAtomic) {
   EXPECT_EQ(count, 2);
 }
 
+// A staged batch (the master's AFTER_SYNC wait) is invisible to every read until committed, and
+// leaves nothing behind when aborted.
+TEST_P(StorageTest, StagedBatchIsInvisibleUntilCommitted) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  ASSERT_OK(storage->ApplyBatch({Insert(1, 1, "a")}, StateAt(1)));
+  const std::vector<std::string> before = Snapshot(*storage);
+  const std::vector<v1::BinlogEvent> batch = {Update(2, 1, "a v2"), Insert(3, 2, "b")};
+
+  ASSERT_OK(storage->StageBatch(batch, StateAt(3)));
+  EXPECT_EQ(Snapshot(*storage), before);
+  EXPECT_TRUE(absl::IsNotFound(storage->GetRecord(2).status()));
+  ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(1));
+  // One staged batch at a time.
+  EXPECT_TRUE(absl::IsFailedPrecondition(storage->StageBatch(batch, StateAt(3))));
+  EXPECT_TRUE(absl::IsFailedPrecondition(storage->ApplyBatch(batch, StateAt(3))));
+
+  ASSERT_OK(storage->CommitStaged(batch, StateAt(3)));
+  ASSERT_OK_AND_ASSIGN(v1::Record b, storage->GetRecord(2));
+  EXPECT_EQ(b.content(), "b");
+  ASSERT_OK_AND_ASSIGN(v1::Record a, storage->GetRecord(1));
+  EXPECT_EQ(a.content(), "a v2");
+  ASSERT_OK_AND_ASSIGN(state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(3));
+  EXPECT_TRUE(absl::IsFailedPrecondition(storage->CommitStaged(batch, StateAt(3))));
+
+  const std::vector<std::string> committed = Snapshot(*storage);
+  ASSERT_OK(storage->StageBatch({Delete(4, 1), Insert(5, 3, "c")}, StateAt(5)));
+  storage->AbortStaged();
+  EXPECT_EQ(Snapshot(*storage), committed);
+  ASSERT_OK_AND_ASSIGN(state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(3));
+  // The writer goes on after an abort.
+  ASSERT_OK(storage->ApplyBatch({Insert(4, 4, "d")}, StateAt(4)));
+  ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+  EXPECT_EQ(count, 3);
+}
+
+// A batch of more rows than one multi-row statement holds (64 on MySQL), with every chunk size
+// below it on the way, applies like the events in order.
+TEST_P(StorageTest, BatchesOfEverySizeApply) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  uint64_t position = 0;
+  int64_t id = 0;
+  for (int size : {1, 2, 3, 7, 63, 64, 65, 130}) {
+    std::vector<v1::BinlogEvent> batch;
+    for (int i = 0; i < size; ++i) {
+      ++position;
+      ++id;
+      batch.push_back(Insert(position, id, absl::StrCat("row ", id)));
+    }
+    SCOPED_TRACE(absl::StrCat("batch of ", size));
+    ASSERT_OK(storage->ApplyBatch(batch, StateAt(position)));
+  }
+  ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+  EXPECT_EQ(count, id);
+  ASSERT_OK_AND_ASSIGN(v1::Record last, storage->GetRecord(id));
+  EXPECT_EQ(last.content(), absl::StrCat("row ", id));
+  // Deletes in chunks too.
+  std::vector<v1::BinlogEvent> deletes;
+  for (int64_t i = 1; i <= 70; ++i) deletes.push_back(Delete(++position, i));
+  ASSERT_OK(storage->ApplyBatch(deletes, StateAt(position)));
+  ASSERT_OK_AND_ASSIGN(count, storage->CountRecords());
+  EXPECT_EQ(count, id - 70);
+}
+
 // On MySQL the batch is applied as multi-row statements of the last event per id; on either
 // backend the result must be that of applying the events in order.
 TEST_P(StorageTest, RepeatedIdsInOneBatchApplyInOrder) {
@@ -516,6 +582,34 @@ TEST(StorageMysqlTest, RecoversAfterServerKillsItsConnections) {
     ASSERT_OK(storage->ApplyBatch({Insert(2, 2, "b")}, StateAt(2)));
     ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
     EXPECT_EQ(count, 2);
+  }
+  ASSERT_OK(test_util::DropMariaDbDatabaseForTest(db));
+}
+
+// MySQL only: the writer's connection is killed while a batch is staged; CommitStaged applies
+// the batch again on a new session, so it is committed all the same.
+TEST(StorageMysqlTest, CommitStagedSurvivesALostConnection) {
+  const std::string db = test_util::UniqueTestName("storage_staged_kill");
+  ASSERT_OK_AND_ASSIGN(const std::string connection, test_util::MariaDbConnectionForTest(db));
+  ASSERT_OK(test_util::DropMariaDbDatabaseForTest(db));
+  StorageOptions options;
+  options.connection = connection;
+  options.read_sessions = 1;
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Storage::Open(options));
+    const std::vector<v1::BinlogEvent> batch = {Insert(1, 1, "a"), Insert(2, 2, "b")};
+    ASSERT_OK(storage->StageBatch(batch, StateAt(2)));
+    ASSERT_OK(test_util::ExecuteSqlForTest(
+        connection, absl::StrCat("BEGIN NOT ATOMIC FOR c IN (SELECT id FROM"
+                                 " information_schema.PROCESSLIST WHERE db = '",
+                                 db,
+                                 "' AND id <> CONNECTION_ID()) DO KILL CONNECTION c.id;"
+                                 " END FOR; END")));
+    ASSERT_OK(storage->CommitStaged(batch, StateAt(2)));
+    ASSERT_OK_AND_ASSIGN(int64_t count, storage->CountRecords());
+    EXPECT_EQ(count, 2);
+    ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+    EXPECT_EQ(state, StateAt(2));
   }
   ASSERT_OK(test_util::DropMariaDbDatabaseForTest(db));
 }
