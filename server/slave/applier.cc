@@ -49,8 +49,6 @@ void Slave::ApplierLoop() {
     executed = *std::move(parsed);
   }
   std::unique_ptr<LogReader> reader;  // opened lazily at `state.applied_position`
-  absl::Time last_purge = absl::InfinitePast();
-  uint64_t purged_before = state.applied_position;
   auto wake = [this, &state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stop_sql_ || received_position_ > state.applied_position;
   };
@@ -65,12 +63,6 @@ void Slave::ApplierLoop() {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
       if (stop_sql_) break;
-    }
-    // Drop fully applied relay segments, at most once per kPurgeInterval (also when idle).
-    if (state.applied_position > purged_before && absl::Now() - last_purge >= kPurgeInterval) {
-      last_purge = absl::Now();
-      purged_before = state.applied_position;
-      MaybePurgeRelayLog(state.applied_position);
     }
     const uint64_t durable = relay_->DurablePosition();
     if (durable <= state.applied_position) continue;
@@ -186,6 +178,23 @@ Slave::ApplyOutcome Slave::ApplyEvents(const std::vector<v1::BinlogEvent>& event
     applied_ = *state;
   }
   return {ApplyOutcome::kApplied};
+}
+
+void Slave::RelayPurgerLoop() {
+  uint64_t purged_before = 0;
+  while (true) {
+    uint64_t applied = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_sql_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop), kPurgeInterval)) return;
+      applied = applied_.applied_position;
+    }
+    if (applied > purged_before) {
+      purged_before = applied;
+      MaybePurgeRelayLog(applied);
+    }
+  }
 }
 
 void Slave::MaybePurgeRelayLog(uint64_t applied) {

@@ -165,7 +165,10 @@ absl::Status Slave::StartSync() {
     if (receiver_.joinable()) receiver_.join();
     if (acker_.joinable()) acker_.join();
   }
-  if (start_sql && applier_.joinable()) applier_.join();
+  if (start_sql) {
+    if (applier_.joinable()) applier_.join();
+    if (relay_purger_.joinable()) relay_purger_.join();
+  }
   {
     absl::MutexLock lock(&mu_);
     if (start_io) {
@@ -187,6 +190,7 @@ absl::Status Slave::StartSync() {
   if (start_sql) {
     LOG(INFO) << Who() << "starting applier";
     applier_ = StartNamedThread("applier", [this] { ApplierLoop(); });
+    relay_purger_ = StartNamedThread("relay-purge", [this] { RelayPurgerLoop(); });
   }
   return absl::OkStatus();
 }
@@ -210,6 +214,7 @@ absl::Status Slave::StopSync() {
   if (receiver_.joinable()) receiver_.join();
   if (acker_.joinable()) acker_.join();
   if (applier_.joinable()) applier_.join();
+  if (relay_purger_.joinable()) relay_purger_.join();
   {
     absl::MutexLock lock(&mu_);
     io_running_ = false;

@@ -7,9 +7,10 @@
 //   - receiver ("IO thread", relay_receiver.cc): RegisterSlave, then SubscribeBinlog after the last
 //     position it holds, on its own completion queue: appends every message's events to the relay
 //     log, and once no further message is waiting, fsyncs once (group commit), publishes the
-//     durable position as the received position and acknowledges it to the master (one Ack in
-//     flight at a time, the next carries the latest position). Only durable positions are acked
-//     or applied. Reconnects with exponential backoff when the stream ends or fails.
+//     durable position as the received position and acknowledges it to the master without waiting
+//     for the answer (up to 4 Acks in flight, each carrying the latest durable position).
+//     Only durable positions are acked or applied. Reconnects with exponential backoff when the
+//     stream ends or fails.
 //   - acker (slave.cc): re-sends what the receiver could not acknowledge (after a failed Ack or a
 //     reconnection), and the applied position every ack_interval when it changed. It is also the
 //     dead-link watchdog: it cancels the stream when neither an event nor a heartbeat arrived for
@@ -18,6 +19,10 @@
 //     position and applies batches with Storage::ApplyBatch, which commits rows and position in one
 //     transaction. An event that fails on its own is counted and skipped (default) or stops the
 //     applier (stop_on_apply_error) before it.
+//   - relay purger (applier.cc, runs with the applier): about once a second, when a whole relay
+//     segment is applied, makes the database durable (Storage::SyncToDisk: on MariaDB a wait for
+//     InnoDB's log flush, up to a second) and deletes the segment. On its own thread, so the
+//     applier never waits for that sync.
 //
 // Crash safety: the database position is the truth for what was applied and the relay log for what
 // was received; the receiver resumes after max(relay end, applied), the applier after applied, and
@@ -141,6 +146,8 @@ class Slave {
   // Applies `events` (all with position > applied) starting from *state; updates *state.
   ApplyOutcome ApplyEvents(const std::vector<v1::BinlogEvent>& events, ReplState* state,
                            GtidSet* executed);
+  // Relay purger: about once a second, deletes the relay segments the database holds durably.
+  void RelayPurgerLoop();
   void MaybePurgeRelayLog(uint64_t applied);
 
   bool IoShouldStopLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_io_; }
@@ -157,9 +164,10 @@ class Slave {
   std::thread receiver_ ABSL_GUARDED_BY(control_mu_);
   std::thread acker_ ABSL_GUARDED_BY(control_mu_);
   std::thread applier_ ABSL_GUARDED_BY(control_mu_);
+  std::thread relay_purger_ ABSL_GUARDED_BY(control_mu_);
   bool shut_down_ ABSL_GUARDED_BY(control_mu_) = false;
 
-  // Serializes writes to the relay log (receiver's Append, applier's PurgeBefore); the
+  // Serializes writes to the relay log (receiver's Append, relay purger's PurgeBefore); the
   // receiver's Sync runs concurrently with a purge (SegmentedLog allows it).
   absl::Mutex relay_write_mu_ ABSL_ACQUIRED_AFTER(mu_);
 
