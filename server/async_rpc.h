@@ -67,6 +67,28 @@ using AsyncUnaryRequest = std::function<void(
     grpc::ServerContext* ctx, Req* req, grpc::ServerAsyncResponseWriter<Resp>* writer,
     grpc::ServerCompletionQueue* cq, void* tag)>;
 
+// A generated async service's RequestFoo as an AsyncUnaryRequest, e.g.
+//   loop->AddUnary(AsyncRequest(&service, &Service::RequestFoo), handler);
+// (RequestFoo belongs to a base class of the service, hence S and Base.)
+template <class S, class Base, class Req, class Resp>
+AsyncUnaryRequest<Req, Resp> AsyncRequest(
+    S* service,
+    void (Base::*request)(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
+                          grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*)) {
+  Base* base = service;
+  return [base, request](grpc::ServerContext* ctx, Req* req,
+                         grpc::ServerAsyncResponseWriter<Resp>* writer,
+                         grpc::ServerCompletionQueue* cq, void* tag) {
+    (base->*request)(ctx, req, writer, cq, cq, tag);
+  };
+}
+
+// Keeps a parameter out of template argument deduction (std::type_identity_t before C++20).
+template <class T>
+struct NonDeduced {
+  using type = T;
+};
+
 class AsyncRpcLoop {
  public:
   // Adds `threads` completion queues (one thread each) to `builder`.
@@ -75,7 +97,8 @@ class AsyncRpcLoop {
 
   // Serves one unary method: keeps one call posted per queue, and runs `handler` for each call.
   template <class Req, class Resp>
-  void AddUnary(AsyncUnaryRequest<Req, Resp> request, AsyncUnaryHandler<Req, Resp> handler);
+  void AddUnary(AsyncUnaryRequest<Req, Resp> request,
+                typename NonDeduced<AsyncUnaryHandler<Req, Resp>>::type handler);
 
   // Serves a method with call objects of the caller's (e.g. streaming): `post(cq)` creates one
   // call waiting for the method on `cq` (its tags are AsyncTags). It runs at Start for every
@@ -163,7 +186,7 @@ class AsyncRpcLoop::UnaryCall final : public AsyncTag, public Responder {
 
 template <class Req, class Resp>
 void AsyncRpcLoop::AddUnary(AsyncUnaryRequest<Req, Resp> request,
-                            AsyncUnaryHandler<Req, Resp> handler) {
+                            typename NonDeduced<AsyncUnaryHandler<Req, Resp>>::type handler) {
   // Owned by the method's post function, which lives as long as the loop (and so as long as any
   // call that points at them).
   auto req_fn = std::make_shared<AsyncUnaryRequest<Req, Resp>>(std::move(request));

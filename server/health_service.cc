@@ -13,10 +13,8 @@ HealthService::HealthService() { serving_[""] = true; }
 
 void HealthService::Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop) {
   builder->RegisterService(static_cast<HealthServiceBase*>(this));
-  loop->AddUnary<HealthCheckRequest, HealthCheckResponse>(
-      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
-        RequestCheck(ctx, req, w, cq, cq, tag);
-      },
+  loop->AddUnary(
+      AsyncRequest(static_cast<HealthServiceBase*>(this), &HealthServiceBase::RequestCheck),
       [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
         done->Finish(CheckStatus(req, resp));
       });

@@ -36,41 +36,26 @@ void RecordsServiceImpl::Register(grpc::ServerBuilder* builder, AsyncRpcLoop* lo
   builder->RegisterService(&service_);
   using S = v1::RecordsService::AsyncService;
   S* svc = &service_;
-  loop->AddUnary<v1::ListRecordsRequest, v1::ListRecordsResponse>(
-      [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
-        svc->RequestListRecords(ctx, req, w, cq, cq, tag);
-      },
-      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
-        done->Finish(ListRecords(req, resp));
-      });
-  loop->AddUnary<v1::GetRecordRequest, v1::Record>(
-      [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
-        svc->RequestGetRecord(ctx, req, w, cq, cq, tag);
-      },
-      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
-        done->Finish(GetRecord(req, resp));
-      });
-  loop->AddUnary<v1::CreateRecordRequest, v1::RecordWriteResponse>(
-      [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
-        svc->RequestCreateRecord(ctx, req, w, cq, cq, tag);
-      },
-      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
-        CreateRecord(req, resp, done);
-      });
-  loop->AddUnary<v1::UpdateRecordRequest, v1::RecordWriteResponse>(
-      [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
-        svc->RequestUpdateRecord(ctx, req, w, cq, cq, tag);
-      },
-      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
-        UpdateRecord(req, resp, done);
-      });
-  loop->AddUnary<v1::DeleteRecordRequest, v1::DeleteRecordResponse>(
-      [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
-        svc->RequestDeleteRecord(ctx, req, w, cq, cq, tag);
-      },
-      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
-        DeleteRecord(req, resp, done);
-      });
+  loop->AddUnary(AsyncRequest(svc, &S::RequestListRecords),
+                 [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+                   done->Finish(ListRecords(req, resp));
+                 });
+  loop->AddUnary(AsyncRequest(svc, &S::RequestGetRecord),
+                 [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+                   done->Finish(GetRecord(req, resp));
+                 });
+  loop->AddUnary(AsyncRequest(svc, &S::RequestCreateRecord),
+                 [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+                   CreateRecord(req, resp, done);
+                 });
+  loop->AddUnary(AsyncRequest(svc, &S::RequestUpdateRecord),
+                 [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+                   UpdateRecord(req, resp, done);
+                 });
+  loop->AddUnary(AsyncRequest(svc, &S::RequestDeleteRecord),
+                 [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+                   DeleteRecord(req, resp, done);
+                 });
 }
 
 grpc::Status RecordsServiceImpl::ListRecords(const v1::ListRecordsRequest& req,

@@ -56,13 +56,10 @@ void ReplicationServiceImpl::Register(grpc::ServerBuilder* builder, AsyncRpcLoop
   streamer_.Register(loop, [this](auto* ctx, auto* req, auto* writer, auto* cq, void* tag) {
     RequestSubscribeBinlog(ctx, req, writer, cq, cq, tag);
   });
-  loop->AddUnary<v1::AckRequest, v1::AckResponse>(
-      [this](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
-        RequestAck(ctx, req, w, cq, cq, tag);
-      },
-      [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
-        done->Finish(HandleAck(req, resp));
-      });
+  loop->AddUnary(AsyncRequest(this, &ReplicationServiceImpl::RequestAck),
+                 [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
+                   done->Finish(HandleAck(req, resp));
+                 });
 }
 
 grpc::Status ReplicationServiceImpl::HandleAck(const v1::AckRequest& req,

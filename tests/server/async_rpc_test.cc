@@ -132,16 +132,9 @@ class AsyncRpcTest : public ::testing::Test {
     builder.RegisterService(&service_);
     loop_ = std::make_unique<AsyncRpcLoop>(&builder, threads, "rpc");
     v1::RecordsService::AsyncService* svc = &service_;
-    loop_->AddUnary<v1::GetRecordRequest, v1::Record>(
-        [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
-          svc->RequestGetRecord(ctx, req, w, cq, cq, tag);
-        },
-        std::move(get));
-    loop_->AddUnary<v1::CreateRecordRequest, v1::RecordWriteResponse>(
-        [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
-          svc->RequestCreateRecord(ctx, req, w, cq, cq, tag);
-        },
-        std::move(create));
+    using S = v1::RecordsService::AsyncService;
+    loop_->AddUnary(AsyncRequest(svc, &S::RequestGetRecord), std::move(get));
+    loop_->AddUnary(AsyncRequest(svc, &S::RequestCreateRecord), std::move(create));
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_GT(port, 0);
@@ -397,11 +390,8 @@ TEST_F(AsyncRpcTest, LoopNeverStartedShutsDownWithoutHanging) {
     builder.RegisterService(&service_);
     AsyncRpcLoop loop(&builder, 2, "rpc");
     v1::RecordsService::AsyncService* svc = &service_;
-    loop.AddUnary<v1::GetRecordRequest, v1::Record>(
-        [svc](auto* ctx, auto* req, auto* w, auto* cq, void* tag) {
-          svc->RequestGetRecord(ctx, req, w, cq, cq, tag);
-        },
-        EchoGet());
+    loop.AddUnary(AsyncRequest(svc, &v1::RecordsService::AsyncService::RequestGetRecord),
+                  EchoGet());
     server = builder.BuildAndStart();
     ASSERT_NE(server, nullptr);
     ASSERT_GT(port, 0);
