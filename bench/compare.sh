@@ -7,6 +7,8 @@
 #
 # Environment:
 #   DURATION=20           seconds per point
+#   ROUNDS=1              times every point runs on every system; the report gives, per point
+#                         and system, the round with the median tx/s (and every round's tx/s)
 #   CLIENTS="1 4 16 64"   client counts of the insert workload
 #   MIXED_CLIENTS=16      clients of the 90% read / 10% write workload ("" to skip it)
 #   SYSTEMS="sqlite mariadb native"   which systems to run (ours on SQLite, ours on MariaDB
@@ -30,6 +32,7 @@ CLIENTS="${CLIENTS:-1 4 16 64}"
 MIXED_CLIENTS="${MIXED_CLIENTS-16}"
 SYSTEMS="${SYSTEMS:-sqlite mariadb native}"
 LAG_SAMPLE_MS="${LAG_SAMPLE_MS:-10}"
+ROUNDS="${ROUNDS:-1}"
 CATCHUP_TIMEOUT_S="${CATCHUP_TIMEOUT_S:-120}"
 # A point may not run longer than this (load + catch-up + draining the lag samples).
 POINT_TIMEOUT_S=$((DURATION + CATCHUP_TIMEOUT_S + 90))
@@ -38,6 +41,7 @@ source "$ROOT/bench/lib.sh"
 bench_begin bench
 
 [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 ]] || die "DURATION must be a whole number of seconds"
+[[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -ge 1 ]] || die "ROUNDS must be a whole number >= 1"
 
 # --------------------------------------------------------------------------------------- ours
 # snapshot_cpu NAME PID...: per-process CPU ticks, written to $RAW/NAME.cpu as "pid ticks" lines.
@@ -64,13 +68,18 @@ print(json.dumps(out))
 PY
 }
 
-# run_ours SYSTEM [MASTER_DB SLAVE_DB [LABEL=PID...]]: master + one slave (on SQLite, or on the
-# given SOCI connection strings), then every point; LABEL=PID are more processes whose CPU time
-# is reported per point (the storage MariaDB).
-run_ours() {
+# Per system: its gRPC addresses / ports and the LABEL=PID of the processes whose CPU is reported.
+declare -A MASTER_ADDR SLAVE_ADDR CPU_LABELS
+NATIVE_MY=()   # semisync_mysql_lag connection flags
+NATIVE_SB=()   # sysbench connection flags
+
+# start_ours SYSTEM [MASTER_DB SLAVE_DB [LABEL=PID...]]: master + one slave (on SQLite, or on the
+# given SOCI connection strings); LABEL=PID are more processes whose CPU time is reported per
+# point (the storage MariaDB).
+start_ours() {
   local sys=$1 master_db=${2:-} slave_db=${3:-}
-  local extra_pids=("${@:4}")
-  local dir="$WORK/$sys" mport sport mpid spid
+  local extra=("${@:4}")
+  local dir="$WORK/$sys" mport mpid
   mkdir -p "$dir"
   local mdb_args=() sdb_args=()
   [[ -n $master_db ]] && mdb_args=(--db="$master_db")
@@ -83,42 +92,35 @@ run_ours() {
   start_server "$sys-slave" "$BUILD_DIR/server/semisync_slave" --id=slave1 \
     --master="127.0.0.1:$mport" --grpc_port=0 --http_port=0 --bind_address=127.0.0.1 \
     --http_bind_address=127.0.0.1 --data_dir="$dir/slave1" "${sdb_args[@]}"
-  sport=$PORT spid=$PID
   wait_semisync_on "127.0.0.1:$mport"
+  MASTER_ADDR[$sys]="127.0.0.1:$mport"
+  SLAVE_ADDR[$sys]="127.0.0.1:$PORT"
+  CPU_LABELS[$sys]="master=$mpid slave=$PID ${extra[*]}"
+}
 
-  local points=() c
-  for c in $CLIENTS; do points+=("insert:$c"); done
-  [[ -n $MIXED_CLIENTS ]] && points+=("mixed:$MIXED_CLIENTS")
-  local p wl read_pct name cpu_labels
-  cpu_labels=("master=$mpid" "slave=$spid")
-  for p in "${extra_pids[@]}"; do cpu_labels+=("$p"); done
-  for p in "${points[@]}"; do
-    wl=${p%%:*} c=${p##*:}
-    read_pct=0
-    [[ $wl == mixed ]] && read_pct=90
-    name="ours-$sys-$wl-$c"
-    log "$name: ${DURATION}s at $c clients (read_pct $read_pct)"
-    # shellcheck disable=SC2046
-    snapshot_cpu "$name.before" $(printf '%s\n' "${cpu_labels[@]}" | cut -d= -f2)
-    if ! timeout -k 10 "$POINT_TIMEOUT_S" "$BUILD_DIR/bench/semisync_load" \
-        --target="127.0.0.1:$mport" --slave="127.0.0.1:$sport" --clients="$c" \
-        --duration_s="$DURATION" --content_bytes=32 --read_pct="$read_pct" \
-        --lag_sample_ms="$LAG_SAMPLE_MS" --catchup --catchup_timeout_s="$CATCHUP_TIMEOUT_S" \
-        --json >"$RAW/$name.load.json" 2>"$WORK/logs/$name.err"; then
-      log "$name: load reported errors (see $WORK/logs/$name.err; raw result kept)"
-    fi
-    # shellcheck disable=SC2046
-    snapshot_cpu "$name.after" $(printf '%s\n' "${cpu_labels[@]}" | cut -d= -f2)
-    cpu_json "$name.before" "$name.after" "${cpu_labels[@]}" >"$RAW/$name.cpu.json"
-    echo "{\"system\":\"ours-$sys\",\"workload\":\"$wl\",\"clients\":$c}" >"$RAW/$name.meta.json"
-  done
-  ctl --master="127.0.0.1:$mport" --json status master >"$RAW/ours-$sys.master-status.json" || true
-  ctl --slave="127.0.0.1:$sport" --json status slave >"$RAW/ours-$sys.slave-status.json" || true
-  stop_our_servers
+# point_ours SYSTEM WORKLOAD CLIENTS NAME: one point against our master + slave.
+point_ours() {
+  local sys=$1 wl=$2 c=$3 name=$4 read_pct=0
+  [[ $wl == mixed ]] && read_pct=90
+  local labels
+  read -r -a labels <<<"${CPU_LABELS[$sys]}"
+  log "$name: ${DURATION}s at $c clients (read_pct $read_pct)"
+  # shellcheck disable=SC2046
+  snapshot_cpu "$name.before" $(printf '%s\n' "${labels[@]}" | cut -d= -f2)
+  if ! timeout -k 10 "$POINT_TIMEOUT_S" "$BUILD_DIR/bench/semisync_load" \
+      --target="${MASTER_ADDR[$sys]}" --slave="${SLAVE_ADDR[$sys]}" --clients="$c" \
+      --duration_s="$DURATION" --content_bytes=32 --read_pct="$read_pct" \
+      --lag_sample_ms="$LAG_SAMPLE_MS" --catchup --catchup_timeout_s="$CATCHUP_TIMEOUT_S" \
+      --json >"$RAW/$name.load.json" 2>"$WORK/logs/$name.err"; then
+    log "$name: load reported errors (see $WORK/logs/$name.err; raw result kept)"
+  fi
+  # shellcheck disable=SC2046
+  snapshot_cpu "$name.after" $(printf '%s\n' "${labels[@]}" | cut -d= -f2)
+  cpu_json "$name.before" "$name.after" "${labels[@]}" >"$RAW/$name.cpu.json"
 }
 
 # ------------------------------------------------------------------------------------- native
-run_native() {
+start_native() {
   find_shared_dir
   ensure_sysbench
   local anchor="$WORK/anchor" pport rport
@@ -134,62 +136,59 @@ run_native() {
   local ppid rpid
   ppid=$(tr -dc '0-9' <"$anchor/primary/mysqld.pid")
   rpid=$(tr -dc '0-9' <"$anchor/replica/mysqld.pid")
-  local my=(--host=127.0.0.1 --primary_port="$pport" --replica_port="$rport" --user=bench
-            --password=bench --db=bench)
-  local sb=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$pport" --mysql-user=bench
-            --mysql-password=bench --mysql-db=bench --histogram=on --percentile=99
-            --report-interval=0)
+  CPU_LABELS[native]="master=$ppid slave=$rpid"
+  NATIVE_MY=(--host=127.0.0.1 --primary_port="$pport" --replica_port="$rport" --user=bench
+             --password=bench --db=bench)
+  NATIVE_SB=(--db-driver=mysql --mysql-host=127.0.0.1 --mysql-port="$pport" --mysql-user=bench
+             --mysql-password=bench --mysql-db=bench --histogram=on --percentile=99
+             --report-interval=0)
+}
 
-  local points=() c p wl lua name t_end
-  for c in $CLIENTS; do points+=("insert:$c"); done
-  [[ -n $MIXED_CLIENTS ]] && points+=("mixed:$MIXED_CLIENTS")
-  for p in "${points[@]}"; do
-    wl=${p%%:*} c=${p##*:}
-    lua="$BENCH_SHARED_DIR/bench/insert.lua"
-    [[ $wl == mixed ]] && lua="$BENCH_SHARED_DIR/bench/mixed.lua"
-    name="native-$wl-$c"
-    log "$name: ${DURATION}s at $c threads (sysbench $(basename "$lua"))"
-    snapshot_cpu "$name.before" "$ppid" "$rpid"
-    "$BUILD_DIR/bench/semisync_mysql_lag" --mode=probe "${my[@]}" \
-      --duration_s=$((DURATION + 60)) --sample_ms="$LAG_SAMPLE_MS" \
-      >"$RAW/$name.lag.json" 2>"$WORK/logs/$name.lag.err" &
-    BENCH_SIDE_PID=$!
-    if ! timeout -k 10 $((DURATION + 60)) sysbench "$lua" "${sb[@]}" --threads="$c" \
-        --time="$DURATION" run >"$RAW/$name.sysbench.txt" 2>"$WORK/logs/$name.sysbench.err"; then
-      log "$name: sysbench failed (see $WORK/logs/$name.sysbench.err)"
-    fi
-    t_end=$(date +%s.%N)
-    kill -TERM "$BENCH_SIDE_PID" 2>/dev/null || true
-    timeout -k 10 $((CATCHUP_TIMEOUT_S + 30)) "$BUILD_DIR/bench/semisync_mysql_lag" \
-      --mode=catchup "${my[@]}" --since_unix_s="$t_end" --timeout_s="$CATCHUP_TIMEOUT_S" \
-      >"$RAW/$name.catchup.json" 2>"$WORK/logs/$name.catchup.err" \
-      || log "$name: catch-up not measured (see $WORK/logs/$name.catchup.err)"
-    # The probe drains its pending samples (each at most 60 s), then exits.
-    local i
-    for i in $(seq 1 900); do
-      kill -0 "$BENCH_SIDE_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    stop_pid "$BENCH_SIDE_PID"
-    BENCH_SIDE_PID=""
-    snapshot_cpu "$name.after" "$ppid" "$rpid"
-    cpu_json "$name.before" "$name.after" "master=$ppid" "slave=$rpid" >"$RAW/$name.cpu.json"
-    echo "{\"system\":\"native\",\"workload\":\"$wl\",\"clients\":$c}" >"$RAW/$name.meta.json"
+# point_native WORKLOAD CLIENTS NAME: one sysbench point, with the lag probe and catch-up.
+point_native() {
+  local wl=$1 c=$2 name=$3 lua t_end labels
+  read -r -a labels <<<"${CPU_LABELS[native]}"
+  lua="$BENCH_SHARED_DIR/bench/insert.lua"
+  [[ $wl == mixed ]] && lua="$BENCH_SHARED_DIR/bench/mixed.lua"
+  log "$name: ${DURATION}s at $c threads (sysbench $(basename "$lua"))"
+  # shellcheck disable=SC2046
+  snapshot_cpu "$name.before" $(printf '%s\n' "${labels[@]}" | cut -d= -f2)
+  "$BUILD_DIR/bench/semisync_mysql_lag" --mode=probe "${NATIVE_MY[@]}" \
+    --duration_s=$((DURATION + 60)) --sample_ms="$LAG_SAMPLE_MS" \
+    >"$RAW/$name.lag.json" 2>"$WORK/logs/$name.lag.err" &
+  BENCH_SIDE_PID=$!
+  if ! timeout -k 10 $((DURATION + 60)) sysbench "$lua" "${NATIVE_SB[@]}" --threads="$c" \
+      --time="$DURATION" run >"$RAW/$name.sysbench.txt" 2>"$WORK/logs/$name.sysbench.err"; then
+    log "$name: sysbench failed (see $WORK/logs/$name.sysbench.err)"
+  fi
+  t_end=$(date +%s.%N)
+  kill -TERM "$BENCH_SIDE_PID" 2>/dev/null || true
+  timeout -k 10 $((CATCHUP_TIMEOUT_S + 30)) "$BUILD_DIR/bench/semisync_mysql_lag" \
+    --mode=catchup "${NATIVE_MY[@]}" --since_unix_s="$t_end" --timeout_s="$CATCHUP_TIMEOUT_S" \
+    >"$RAW/$name.catchup.json" 2>"$WORK/logs/$name.catchup.err" \
+    || log "$name: catch-up not measured (see $WORK/logs/$name.catchup.err)"
+  # The probe drains its pending samples (each at most 60 s), then exits.
+  for _ in $(seq 1 900); do
+    kill -0 "$BENCH_SIDE_PID" 2>/dev/null || break
+    sleep 0.1
   done
-  ANCHOR_DB="$anchor" bash "$BENCH_SHARED_DIR/bench/mariadb-semisync.sh" status \
-    >"$RAW/native.status.txt" 2>&1 || true
-  ANCHOR_DB="$anchor" bash "$BENCH_SHARED_DIR/bench/mariadb-semisync.sh" stop \
-    >>"$WORK/logs/native-setup.log" 2>&1 || true
-  BENCH_ANCHOR_DIRS=()
+  stop_pid "$BENCH_SIDE_PID"
+  BENCH_SIDE_PID=""
+  # shellcheck disable=SC2046
+  snapshot_cpu "$name.after" $(printf '%s\n' "${labels[@]}" | cut -d= -f2)
+  cpu_json "$name.before" "$name.after" "${labels[@]}" >"$RAW/$name.cpu.json"
 }
 
 # ----------------------------------------------------------------------------------------- run
 build_if_needed
 START_S=$SECONDS
+# Every system is started first, then each point runs on each system in turn (and the rounds
+# repeat that), so the systems compared at a point are measured minutes apart, not a whole run
+# apart: this VM's speed drifts by tens of percent over minutes.
 for sys in $SYSTEMS; do
   case $sys in
     sqlite)
-      run_ours sqlite
+      start_ours sqlite
       ;;
     mariadb)
       start_storage_mariadb "$WORK/mdb"
@@ -198,18 +197,53 @@ for sys in $SYSTEMS; do
         || die "cannot create the storage databases"
       mdb_pid=$(tr -dc '0-9' <"$WORK/mdb/pid")
       conn="mysql://host=127.0.0.1 port=$MDB_PORT user=semisync password=semisync"
-      run_ours mariadb "$conn db=bench_master" "$conn db=bench_slave" "storage=$mdb_pid"
-      bash "$ROOT/scripts/test_mariadb.sh" stop "$WORK/mdb" >&2 || true
-      BENCH_MARIADB_DIRS=()
+      start_ours mariadb "$conn db=bench_master" "$conn db=bench_slave" "storage=$mdb_pid"
       ;;
     native)
-      run_native
+      start_native
       ;;
     *) die "unknown system '$sys' in SYSTEMS (sqlite, mariadb, native)" ;;
   esac
 done
 
+points=()
+for c in $CLIENTS; do points+=("insert:$c"); done
+[[ -n $MIXED_CLIENTS ]] && points+=("mixed:$MIXED_CLIENTS")
+for round in $(seq 1 "$ROUNDS"); do
+  for p in "${points[@]}"; do
+    wl=${p%%:*} c=${p##*:}
+    for sys in $SYSTEMS; do
+      if [[ $sys == native ]]; then
+        name="native-$wl-$c-r$round"
+        point_native "$wl" "$c" "$name"
+      else
+        name="ours-$sys-$wl-$c-r$round"
+        point_ours "$sys" "$wl" "$c" "$name"
+        sys="ours-$sys"
+      fi
+      echo "{\"system\":\"$sys\",\"workload\":\"$wl\",\"clients\":$c,\"round\":$round}" \
+        >"$RAW/$name.meta.json"
+    done
+  done
+done
+
+for sys in $SYSTEMS; do
+  case $sys in
+    native)
+      ANCHOR_DB="$WORK/anchor" bash "$BENCH_SHARED_DIR/bench/mariadb-semisync.sh" status \
+        >"$RAW/native.status.txt" 2>&1 || true
+      ;;
+    *)
+      ctl --master="${MASTER_ADDR[$sys]}" --json status master \
+        >"$RAW/ours-$sys.master-status.json" || true
+      ctl --slave="${SLAVE_ADDR[$sys]}" --json status slave >"$RAW/ours-$sys.slave-status.json" \
+        || true
+      ;;
+  esac
+done
+bench_cleanup
+
 OUT="$RESULTS_DIR/compare-$TS.json"
 "$PY" "$ROOT/bench/report.py" compare "$RAW" --out "$OUT" --duration "$DURATION" \
-  --command "DURATION=$DURATION CLIENTS=\"$CLIENTS\" MIXED_CLIENTS=\"$MIXED_CLIENTS\" SYSTEMS=\"$SYSTEMS\" bench/compare.sh"
+  --command "DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=\"$CLIENTS\" MIXED_CLIENTS=\"$MIXED_CLIENTS\" SYSTEMS=\"$SYSTEMS\" bench/compare.sh"
 log "done in $((SECONDS - START_S)) s; results: $OUT"

@@ -6,13 +6,14 @@ Standard library only.
   report.py compare RAW_DIR --out FILE.json [--duration S] [--command CMD]
   report.py sysbench FILE.txt        (prints what it parsed from one sysbench output, as JSON)
 
-RAW_DIR holds, per point NAME (e.g. ours-sqlite-insert-16, native-mixed-16):
-  NAME.meta.json       {"system", "workload", "clients"}
+RAW_DIR holds, per point and round NAME (e.g. ours-sqlite-insert-16-r1, native-mixed-16-r2):
+  NAME.meta.json       {"system", "workload", "clients", "round"}
   NAME.cpu.json        {"master": s, "slave": s, ...}: CPU seconds of each process during the point
   ours:   NAME.load.json      semisync_load --json (throughput, latency, lag, catch-up)
   native: NAME.sysbench.txt   sysbench --histogram=on output
           NAME.lag.json       semisync_mysql_lag --mode=probe
           NAME.catchup.json   semisync_mysql_lag --mode=catchup
+With several rounds of a point, the report keeps the round with the median tx/s.
 """
 import argparse
 import glob
@@ -187,10 +188,27 @@ def print_table(points):
     return "\n".join(lines)
 
 
+def median_rounds(points):
+    """One point per (system, workload, clients): the round with the median tx/s (the lower
+    middle one for an even count), with every round's tx/s in rounds_tx_per_s."""
+    groups = {}
+    for p in points:
+        groups.setdefault((p["system"], p["workload"], p["clients"]), []).append(p)
+    out = []
+    for key, group in groups.items():
+        ok = sorted((p for p in group if "error" not in p), key=lambda p: p["tx_per_s"])
+        chosen = dict(ok[(len(ok) - 1) // 2]) if ok else dict(group[0])
+        chosen["rounds_tx_per_s"] = [p.get("tx_per_s") for p in
+                                     sorted(group, key=lambda p: p.get("round", 1))]
+        chosen["rounds_failed"] = len(group) - len(ok)
+        out.append(chosen)
+    return out
+
+
 def cmd_compare(args):
     names = sorted({os.path.basename(p)[:-len(".meta.json")]
                     for p in glob.glob(os.path.join(args.raw, "*.meta.json"))})
-    points = [p for p in (point_from_raw(args.raw, n) for n in names) if p]
+    points = median_rounds([p for p in (point_from_raw(args.raw, n) for n in names) if p])
     points.sort(key=lambda p: (WORKLOAD_ORDER.get(p["workload"], 9), p["clients"],
                                SYSTEM_ORDER.get(p["system"], 9)))
     native = {(p["workload"], p["clients"]): p for p in points
@@ -233,6 +251,9 @@ def cmd_compare(args):
                          "position (ours: executed_position >= binlog_end_position; native: "
                          "MASTER_GTID_WAIT(@@gtid_binlog_pos))",
             "ratio_vs_native": "ours / native at the same workload and clients",
+            "rounds": "each point ran ROUNDS times on every system, the systems in turn at each "
+                      "point; a point reports its round with the median tx/s, rounds_tx_per_s "
+                      "lists every round",
             "cpu_us_per_tx": "CPU (user+sys) microseconds per transaction of each process",
         },
         "points": points,
