@@ -36,6 +36,9 @@ CommitPipeline::CommitPipeline(const CommitPipelineOptions& options, Binlog* bin
 CommitPipeline::~CommitPipeline() { Shutdown(); }
 
 void CommitPipeline::Start() {
+  if (semi_sync_->options().wait_point == WaitPoint::kAfterSync) {
+    semi_sync_->SetAckListener([this](uint64_t quorum) { OnQuorum(quorum); });
+  }
   committer_ = StartNamedThread("binlog-commit", [this] { CommitterLoop(); });
   completer_ = StartNamedThread("commit-complete", [this] { CompleterLoop(); });
   if (options_.binlog_retention_bytes > 0 ||
@@ -52,6 +55,7 @@ void CommitPipeline::Shutdown() {
   }
   if (committer_.joinable()) committer_.join();
   if (completer_.joinable()) completer_.join();
+  semi_sync_->SetAckListener(nullptr);  // nothing is staged any more
   if (purger_.joinable()) purger_.join();
   // Anything still queued was never written.
   std::deque<Write*> left;
@@ -251,45 +255,81 @@ void CommitPipeline::CompleterLoop() {
     const uint64_t last = g->events.back().position();
     const int n = static_cast<int>(g->events.size());
     const ReplState state = StateAfter(*g);
-    absl::Status status;  // of the writes
-    absl::Status db;      // of the database
-    bool acked = false;
-    if (after_sync) {
-      // The rows go into the database while the slaves acknowledge them, in a transaction that
-      // commits (becomes visible) only after their ack.
-      db = storage_->StageBatch(g->events, state);
-      if (db.ok()) {
-        SemiSyncMaster::WaitResult r = semi_sync_->WaitForAck(last, n);
-        if (r == SemiSyncMaster::WaitResult::kShutdown) {
-          storage_->AbortStaged();
-          status = ShutdownBeforeAck(last);
-        } else {
-          db = storage_->CommitStaged(g->events, state);
-          acked = r == SemiSyncMaster::WaitResult::kAcked;
-        }
-      }
-    } else {
-      db = storage_->ApplyBatch(g->events, state);
-      if (db.ok()) {
-        SemiSyncMaster::WaitResult r = semi_sync_->WaitForAck(last, n);
-        acked = r == SemiSyncMaster::WaitResult::kAcked;
-      }
+    if (!after_sync) {
+      absl::Status db = storage_->ApplyBatch(g->events, state);
+      bool acked = false;
+      if (db.ok()) acked = semi_sync_->WaitForAck(last, n) == SemiSyncMaster::WaitResult::kAcked;
+      Complete(g.get(), db, acked);
+      continue;
     }
-    if (!db.ok()) {
-      LOG(ERROR) << "master " << options_.server_uuid << ": database commit of positions "
-                 << g->events.front().position() << ".." << last
-                 << " failed, refusing further writes until restart: " << db;
-      status = absl::UnavailableError(absl::StrCat(
-          "master database commit failed (", db.message(),
-          "); the write is in the binlog and is re-applied when the master restarts"));
-      acked = false;
-      absl::MutexLock l(&mu_);
-      broken_ = status;
-    } else if (status.ok()) {
-      Committed(*g);
+    // The rows go into the database while the slaves acknowledge them, in a transaction that
+    // commits (becomes visible) only after their ack.
+    if (absl::Status db = storage_->StageBatch(g->events, state); !db.ok()) {
+      Complete(g.get(), db, false);
+      continue;
     }
-    Finish(g.get(), status, acked);
+    {
+      absl::MutexLock l(&staged_mu_);
+      staged_ = g.get();
+      staged_state_ = state;
+      staged_claimed_ = false;
+      staged_done_ = false;
+    }
+    const SemiSyncMaster::WaitResult r = semi_sync_->WaitForAck(last, n);
+    bool mine = false;
+    {
+      absl::MutexLock l(&staged_mu_);
+      mine = !staged_claimed_;
+      staged_claimed_ = true;
+      // Claimed by an acking thread: the database session is free again once it is done.
+      if (!mine) staged_mu_.Await(absl::Condition(&staged_done_));
+      staged_ = nullptr;
+    }
+    if (!mine) continue;  // committed and answered by the thread that delivered the ack
+    if (r == SemiSyncMaster::WaitResult::kShutdown) {
+      storage_->AbortStaged();
+      Finish(g.get(), ShutdownBeforeAck(last), false);
+      continue;
+    }
+    Complete(g.get(), storage_->CommitStaged(g->events, state),
+             r == SemiSyncMaster::WaitResult::kAcked);
   }
+}
+
+void CommitPipeline::OnQuorum(uint64_t quorum) {
+  Group* g = nullptr;
+  ReplState state;
+  {
+    absl::MutexLock l(&staged_mu_);
+    if (staged_ == nullptr || staged_claimed_ || quorum < staged_->events.back().position() ||
+        staged_->writes.size() > options_.max_writes_answered_on_ack) {
+      return;
+    }
+    staged_claimed_ = true;
+    g = staged_;
+    state = staged_state_;
+  }
+  Complete(g, storage_->CommitStaged(g->events, state), /*acked=*/true);
+  absl::MutexLock l(&staged_mu_);
+  staged_done_ = true;
+}
+
+void CommitPipeline::Complete(Group* g, const absl::Status& db, bool acked) {
+  absl::Status status;
+  if (!db.ok()) {
+    LOG(ERROR) << "master " << options_.server_uuid << ": database commit of positions "
+               << g->events.front().position() << ".." << g->events.back().position()
+               << " failed, refusing further writes until restart: " << db;
+    status = absl::UnavailableError(absl::StrCat(
+        "master database commit failed (", db.message(),
+        "); the write is in the binlog and is re-applied when the master restarts"));
+    acked = false;
+    absl::MutexLock l(&mu_);
+    broken_ = status;
+  } else {
+    Committed(*g);
+  }
+  Finish(g, status, acked);
 }
 
 void CommitPipeline::PurgerLoop() {

@@ -90,7 +90,24 @@ void SemiSyncMaster::SlaveDisconnected(const std::string& slave_id) {
 }
 
 void SemiSyncMaster::OnAck(const std::string& slave_id, uint64_t received_position) {
-  absl::MutexLock l(&mu_);
+  uint64_t quorum = 0;
+  {
+    absl::MutexLock l(&mu_);
+    const uint64_t before = QuorumPositionLocked();
+    OnAckLocked(slave_id, received_position);
+    quorum = QuorumPositionLocked();
+    if (quorum <= before) return;
+  }
+  absl::ReaderMutexLock l(&listener_mu_);
+  if (listener_) listener_(quorum);
+}
+
+void SemiSyncMaster::SetAckListener(std::function<void(uint64_t quorum)> listener) {
+  absl::MutexLock l(&listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void SemiSyncMaster::OnAckLocked(const std::string& slave_id, uint64_t received_position) {
   auto it = slaves_.find(slave_id);
   if (it == slaves_.end()) {
     LOG_EVERY_N(WARNING, 100) << "semi-sync master: ack " << received_position

@@ -13,12 +13,14 @@
 //   and caught up.
 // - Shutdown() releases every waiter with kShutdown; later waits return kShutdown immediately.
 //
-// Thread-safety: all methods are thread-safe. The internal mutex is never held while calling out.
+// Thread-safety: all methods are thread-safe. The internal mutex is never held while calling out
+// (the ack listener runs after it is released).
 #ifndef SEMISYNC_SERVER_MASTER_SEMI_SYNC_MASTER_H_
 #define SEMISYNC_SERVER_MASTER_SEMI_SYNC_MASTER_H_
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -76,7 +78,13 @@ class SemiSyncMaster {
   // their acked position keeps counting while they are disconnected.
   // net_waits / net_wait_time: each ack of a semi-sync slave that covers a flushed position for the
   // first time adds the time since the flush of the newest position it covers.
+  // Then, when the quorum position moved, calls the ack listener (on the acking thread).
   void OnAck(const std::string& slave_id, uint64_t received_position);
+  // `listener(quorum)` runs on the thread that called OnAck, after the quorum position moved to
+  // `quorum`, with the internal mutex released: the commit pipeline completes the writes the ack
+  // covers right there, sparing a thread wake-up. Empty clears it; a clear waits for a listener
+  // call in progress, so whatever it captures may be destroyed once this returns.
+  void SetAckListener(std::function<void(uint64_t quorum)> listener);
   // The binlog is durable through `pos` (called before waiting on it).
   void OnBinlogFlushed(uint64_t pos);
 
@@ -102,6 +110,8 @@ class SemiSyncMaster {
     uint64_t acked = 0;
   };
 
+  void OnAckLocked(const std::string& slave_id, uint64_t received_position)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t QuorumPositionLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int ConnectedSemiSyncSlavesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SwitchOffLocked(const char* reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -121,6 +131,10 @@ class SemiSyncMaster {
   // Flush times of recent binlog positions not yet acked, for net_wait_time.
   std::deque<std::pair<uint64_t, absl::Time>> flush_times_ ABSL_GUARDED_BY(mu_);
   SemiSyncCountersSnapshot counters_ ABSL_GUARDED_BY(mu_);
+
+  // Held (shared) while the listener runs, exclusively while it is replaced.
+  absl::Mutex listener_mu_;
+  std::function<void(uint64_t)> listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 }  // namespace semisync

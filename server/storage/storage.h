@@ -26,8 +26,9 @@
 // connection is replaced; ApplyBatch and the reads, being idempotent, retry once on a new session
 // when a session that had been idle turns out to be dead (server restart, idle timeout).
 //
-// Threads: ApplyBatch calls are serialized on one private writer session (one writer thread is
-// the intended use); the read methods are thread-safe and each borrows one of `read_sessions`
+// Threads: ApplyBatch / StageBatch / CommitStaged / AbortStaged calls are serialized on one
+// private writer session (the master stages a batch on its completer thread and may commit it on
+// the thread that delivered the slaves' ack); the read methods are thread-safe and each borrows one of `read_sessions`
 // pooled sessions, waiting when all are busy. Destroy the Storage after all calls returned.
 #ifndef SEMISYNC_SERVER_STORAGE_STORAGE_H_
 #define SEMISYNC_SERVER_STORAGE_STORAGE_H_
