@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "glog/logging.h"
 #include "server/slave/slave.h"
 
@@ -17,14 +18,19 @@ bool IsTransient(const absl::Status& s) {
          absl::IsResourceExhausted(s);
 }
 
-// The state after applying (or skipping) `e` on top of `state`.
-ReplState Advance(const ReplState& state, const v1::BinlogEvent& e, GtidSet* executed) {
+// The state after applying (or skipping) `events` (at least one) on top of `state`; their GTIDs
+// join `executed`, which is written out once for the whole batch.
+ReplState Advance(const ReplState& state, absl::Span<const v1::BinlogEvent> events,
+                  GtidSet* executed) {
+  for (const v1::BinlogEvent& e : events) {
+    absl::StatusOr<Gtid> gtid = Gtid::Parse(e.gtid());
+    if (gtid.ok()) executed->Add(*gtid);
+  }
+  const v1::BinlogEvent& last = events.back();
   ReplState next = state;
-  next.applied_position = e.position();
-  next.applied_gtid = e.gtid();
-  next.applied_timestamp_us = e.timestamp_us();
-  absl::StatusOr<Gtid> gtid = Gtid::Parse(e.gtid());
-  if (gtid.ok()) executed->Add(*gtid);
+  next.applied_position = last.position();
+  next.applied_gtid = last.gtid();
+  next.applied_timestamp_us = last.timestamp_us();
   next.executed_gtid_set = executed->ToString();
   return next;
 }
@@ -117,8 +123,7 @@ Slave::ApplyOutcome Slave::ApplyEvents(const std::vector<v1::BinlogEvent>& event
                                        ReplState* state, GtidSet* executed) {
   // Fast path: the whole batch in one transaction.
   GtidSet batch_executed = *executed;
-  ReplState batch_state = *state;
-  for (const v1::BinlogEvent& e : events) batch_state = Advance(batch_state, e, &batch_executed);
+  ReplState batch_state = Advance(*state, absl::MakeConstSpan(events), &batch_executed);
   absl::Status s = storage_->ApplyBatch(absl::MakeConstSpan(events), batch_state);
   if (s.ok()) {
     *state = std::move(batch_state);
@@ -139,7 +144,7 @@ Slave::ApplyOutcome Slave::ApplyEvents(const std::vector<v1::BinlogEvent>& event
   // Slow path: one event at a time, to find (and skip or stop at) the failing ones.
   for (const v1::BinlogEvent& e : events) {
     GtidSet next_executed = *executed;
-    ReplState next = Advance(*state, e, &next_executed);
+    ReplState next = Advance(*state, absl::MakeConstSpan(&e, 1), &next_executed);
     s = storage_->ApplyBatch(absl::MakeConstSpan(&e, 1), next);
     if (!s.ok() && IsTransient(s)) {
       absl::MutexLock lock(&mu_);
