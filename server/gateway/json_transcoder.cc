@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -291,9 +293,40 @@ absl::Status CheckBoolLiterals(const google::protobuf::Struct& object, const Des
   return absl::OkStatus();
 }
 
+// Whether CheckBoolLiterals can find anything in a `type` object: a bool field in it or, through
+// the non-map message fields it recurses into, in a nested one.
+bool CanHoldBoolFields(const Descriptor* type, std::set<const Descriptor*>* seen) {
+  if (!seen->insert(type).second) return false;  // already looked at (recursive types)
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_BOOL) return true;
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_map() &&
+        f->message_type()->file()->package() != "google.protobuf" &&
+        CanHoldBoolFields(f->message_type(), seen)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// CanHoldBoolFields per request type, computed once (the check costs a whole second JSON parse,
+// a tenth of the gateway's CPU per request, and most request types have no bool field at all).
+bool NeedsBoolLiteralCheck(const Descriptor* type) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* known = new std::map<const Descriptor*, bool>();
+  absl::MutexLock l(&mu);
+  auto it = known->find(type);
+  if (it != known->end()) return it->second;
+  std::set<const Descriptor*> seen;
+  const bool needs = CanHoldBoolFields(type, &seen);
+  known->emplace(type, needs);
+  return needs;
+}
+
 absl::Status ParseJsonInto(absl::string_view json, Message* msg) {
   google::protobuf::Struct tree;
-  if (google::protobuf::util::JsonStringToMessage(
+  if (NeedsBoolLiteralCheck(msg->GetDescriptor()) &&
+      google::protobuf::util::JsonStringToMessage(
           google::protobuf::StringPiece(json.data(), json.size()), &tree)
           .ok()) {
     RETURN_IF_ERROR(CheckBoolLiterals(tree, msg->GetDescriptor(), ""));

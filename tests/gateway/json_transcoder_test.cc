@@ -186,6 +186,27 @@ TEST(TranscodeBodyTest, WholeBodyAndNamedBodyField) {
   EXPECT_EQ(camel.received_position(), 5u);
 }
 
+TEST(TranscodeBodyTest, BoolLiteralsAreCheckedWhereverABoolFieldCanBe) {
+  // Directly in the request, and in a nested message.
+  v1::RegisterSlaveRequest reg;
+  absl::Status s = TranscodeRequest("*", R"({"slave_id":"s1","semi_sync":"true"})", {}, {}, &reg);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("semi_sync"));
+  v1::MasterStatus status;
+  s = TranscodeRequest("*", R"({"semi_sync_config":{"enabled":"yes"}})", {}, {}, &status);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("enabled"));
+  ASSERT_TRUE(TranscodeRequest("*", R"({"semi_sync_config":{"enabled":true}})", {}, {}, &status)
+                  .ok());
+  EXPECT_TRUE(status.semi_sync_config().enabled());
+  // A type without any bool field skips the check and still parses strictly.
+  v1::CreateRecordRequest create;
+  ASSERT_TRUE(TranscodeRequest("*", R"({"content":"no bools here"})", {}, {}, &create).ok());
+  EXPECT_EQ(create.content(), "no bools here");
+  s = TranscodeRequest("*", R"({"content":"x","nope":1})", {}, {}, &create);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+}
+
 struct BadBody {
   const char* body;
   const char* problem;
