@@ -11,8 +11,9 @@
 // AFTER_SYNC hand-off: the thread that delivers the ack completing a small staged group (the Ack
 // RPC's loop thread, through SemiSyncMaster's ack listener) commits the group and answers its
 // writes itself, so the answer does not wait for the completer to be woken (tens to hundreds of
-// µs on a small VM); see max_writes_answered_on_ack. Exactly one of the two claims a staged group; the completer, woken as well, waits
-// until that completion is done before it stages the next group on the same database session.
+// µs on a small VM); see max_writes_answered_on_ack. Exactly one of the two claims a staged
+// group; the completer, woken as well, waits until that completion is done before it stages the
+// next group on the same database session.
 //
 // Group commit: the committer takes every queued write at once, so concurrent writes share one
 // binlog append and one fsync; the completer takes every group flushed meanwhile, so they share
