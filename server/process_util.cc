@@ -66,6 +66,11 @@ void ConfigureGrpcServer(grpc::ServerBuilder* builder) {
   builder->AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
 }
 
+int ReadThreadsFor(int flag, const std::string& storage_backend) {
+  if (flag >= 0) return flag;
+  return storage_backend == "mysql" ? kRemoteReadThreads : 0;
+}
+
 absl::Status MakeDirs(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("empty directory path");
   std::string partial;

@@ -26,23 +26,45 @@ grpc::Status ValidateContent(const std::string& content) {
   return grpc::Status::OK;
 }
 
+// Runs `call` (which returns the call's status) on a worker of `pool`, which then finishes the
+// call; the call's request and response live until then. UNAVAILABLE when the pool has stopped.
+template <class F>
+void RunOnPool(WorkerPool* pool, Responder* done, F call) {
+  if (!pool->Schedule([done, call = std::move(call)] { done->Finish(call()); })) {
+    done->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
+  }
+}
+
 }  // namespace
 
 RecordsServiceImpl::RecordsServiceImpl(Storage* storage, RecordWriter* writer,
                                        std::function<std::string()> master_address)
     : storage_(storage), writer_(writer), master_address_(std::move(master_address)) {}
 
-void RecordsServiceImpl::Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop) {
+void RecordsServiceImpl::Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop,
+                                  WorkerPool* read_pool) {
   builder->RegisterService(&service_);
   using S = v1::RecordsService::AsyncService;
   S* svc = &service_;
   loop->AddUnary(AsyncRequest(svc, &S::RequestListRecords),
-                 [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
-                   done->Finish(ListRecords(req, resp));
+                 [this, read_pool](grpc::ServerContext*, const auto& req, auto* resp,
+                                   Responder* done) {
+                   if (read_pool == nullptr) {
+                     done->Finish(ListRecords(req, resp));
+                   } else {
+                     RunOnPool(read_pool, done,
+                               [this, &req, resp] { return ListRecords(req, resp); });
+                   }
                  });
   loop->AddUnary(AsyncRequest(svc, &S::RequestGetRecord),
-                 [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {
-                   done->Finish(GetRecord(req, resp));
+                 [this, read_pool](grpc::ServerContext*, const auto& req, auto* resp,
+                                   Responder* done) {
+                   if (read_pool == nullptr) {
+                     done->Finish(GetRecord(req, resp));
+                   } else {
+                     RunOnPool(read_pool, done,
+                               [this, &req, resp] { return GetRecord(req, resp); });
+                   }
                  });
   loop->AddUnary(AsyncRequest(svc, &S::RequestCreateRecord),
                  [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {

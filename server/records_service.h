@@ -1,11 +1,13 @@
 // RecordsServiceImpl: the semisync.v1.RecordsService gRPC handlers, shared by master and slave.
 // Every method is served by an AsyncRpcLoop (server/async_rpc.h). Reads go to the node's own
-// Storage on the loop thread. Writes are handed to a RecordWriter (the master's commit pipeline)
+// Storage on the loop thread, or on a WorkerPool's thread when the node gives one (MySQL
+// storage: see Register). Writes are handed to a RecordWriter (the master's commit pipeline)
 // and the handler returns; the pipeline finishes the RPC when the write's group completes, so no
 // thread waits per write. On a slave (writer == nullptr) writes are refused with
 // FAILED_PRECONDITION naming the master.
 //
-// Thread-safety: handlers run on the loop's threads; Storage and RecordWriter are thread-safe.
+// Thread-safety: handlers run on the loop's (and the read pool's) threads; Storage and
+// RecordWriter are thread-safe.
 // Storage, the writer and the master address outlive the service.
 #ifndef SEMISYNC_SERVER_RECORDS_SERVICE_H_
 #define SEMISYNC_SERVER_RECORDS_SERVICE_H_
@@ -19,6 +21,7 @@
 #include "semisync/v1/records.grpc.pb.h"
 #include "server/async_rpc.h"
 #include "server/storage/storage.h"
+#include "server/worker_pool.h"
 
 namespace semisync {
 
@@ -47,8 +50,14 @@ class RecordsServiceImpl {
   RecordsServiceImpl(Storage* storage, RecordWriter* writer,
                      std::function<std::string()> master_address);
 
-  // Registers the service on `builder` and its methods on `loop` (before BuildAndStart).
-  void Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop);
+  // Registers the service on `builder` and its methods on `loop` (before BuildAndStart). With a
+  // `read_pool`, the reads (GetRecord, ListRecords) run on its workers, which finish the calls:
+  // on MySQL storage a read holds its thread for a round trip to the database server, and on the
+  // loop thread it would hold up the writes and acks queued behind it (see ReadThreadsFor).
+  // Without one they run on the loop thread. The pool must be shut down (drained) before the
+  // loop is.
+  void Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop,
+                WorkerPool* read_pool = nullptr);
 
   grpc::Status ListRecords(const v1::ListRecordsRequest& req, v1::ListRecordsResponse* resp);
   grpc::Status GetRecord(const v1::GetRecordRequest& req, v1::Record* resp);

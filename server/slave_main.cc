@@ -120,8 +120,8 @@ DEFINE_validator(health_check_interval_ms, &ValidatePositive);
 DEFINE_uint64(shutdown_grace_ms, 500,
               "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
 DEFINE_int32(rpc_threads, 1,
-             "Threads serving the record reads (gRPC completion-queue API, one queue each); more "
-             "only helps read-heavy loads on more cores");
+             "Threads serving the record reads unless --read_threads gives them their own, and "
+             "health checks (gRPC completion-queue API, one queue each)");
 DEFINE_string(grpc_poll_strategy, "poll",
               "gRPC's I/O polling engine for this process (sets GRPC_POLL_STRATEGY before gRPC "
               "starts; empty keeps the environment's or gRPC's default, epoll1). With 'poll' the "
@@ -130,6 +130,10 @@ DEFINE_string(grpc_poll_strategy, "poll",
               "message (measured here: 10.7 -> 5.9 context switches per replicated write, "
               "commit latency -50 us at one client; see docs/PERFORMANCE.md)");
 DEFINE_validator(grpc_poll_strategy, &ValidatePollStrategy);
+DEFINE_int32(read_threads, -1,
+             "Threads of their own serving the record reads (GetRecord, ListRecords). -1 (auto): "
+             "4 on MySQL storage, where a read holds its thread for a round trip to the database "
+             "server, 0 on SQLite; 0: reads run on the --rpc_threads");
 DEFINE_int32(db_read_sessions, 16,
              "Database sessions kept open for reads (ListRecords, GetRecord, status); concurrent "
              "reads beyond this wait for a free one");
@@ -163,6 +167,10 @@ int main(int argc, char** argv) {
       FLAGS_db.empty() ? absl::StrCat("sqlite3://db=", data_dir, "/slave.db") : FLAGS_db;
   storage_options.read_sessions = std::clamp(FLAGS_db_read_sessions, 1, 1024);
   FLAGS_rpc_threads = std::clamp(FLAGS_rpc_threads, 1, 64);
+  if (FLAGS_read_threads < -1 || FLAGS_read_threads > 64) {
+    LOG(ERROR) << "--read_threads must be between -1 (auto) and 64";
+    return 2;
+  }
   // The relay log is the truth until the applier's SyncToDisk() before each purge.
   storage_options.sync_commits = false;
   absl::StatusOr<std::unique_ptr<semisync::Storage>> storage =
@@ -212,7 +220,12 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
   semisync::ConfigureGrpcServer(&builder);
   semisync::AsyncRpcLoop rpc_loop(&builder, FLAGS_rpc_threads, "rpc");
-  records_service.Register(&builder, &rpc_loop);
+  const int read_threads = semisync::ReadThreadsFor(FLAGS_read_threads, (*storage)->backend());
+  std::unique_ptr<semisync::WorkerPool> read_pool;
+  if (read_threads > 0) {
+    read_pool = std::make_unique<semisync::WorkerPool>(read_threads, "read");
+  }
+  records_service.Register(&builder, &rpc_loop, read_pool.get());
   semisync::HealthService health_service;
   health_service.Register(&builder, &rpc_loop);
   builder.RegisterService(&slave_service);
@@ -222,10 +235,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   rpc_loop.Start();
-  // On every way out: the server stops, then the loop drains while the server still exists
-  // (server/async_rpc.h). The ordered shutdown at the end does both itself first.
-  absl::Cleanup stop_rpc = [&server, &rpc_loop] {
+  // On every way out: the server stops, then the read pool and the loop drain while the server
+  // still exists (server/async_rpc.h). The ordered shutdown at the end does both itself first.
+  absl::Cleanup stop_rpc = [&server, &rpc_loop, &read_pool] {
     server->Shutdown();
+    if (read_pool) read_pool->Shutdown();  // finishes the reads it holds
     rpc_loop.Shutdown();
   };
   // Until the watcher's first evaluation (after StartSync below): not replicating yet.
@@ -280,6 +294,7 @@ int main(int argc, char** argv) {
   server->Shutdown(absl::ToChronoTime(deadline));
   http->Shutdown(deadline);
   http.reset();  // before the grpc::Server it calls into
+  if (read_pool) read_pool->Shutdown();  // every read has been answered
   rpc_loop.Shutdown();
   (*slave)->Shutdown();
   slave->reset();

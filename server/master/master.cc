@@ -165,10 +165,13 @@ v1::MasterStatus Master::Status() const {
   return s;
 }
 
-void Master::RegisterServices(grpc::ServerBuilder* builder, AsyncRpcLoop* loop) {
-  records_service_->Register(builder, loop);
+void Master::RegisterServices(grpc::ServerBuilder* builder, AsyncRpcLoop* loop,
+                              WorkerPool* read_pool) {
+  records_service_->Register(builder, loop, read_pool);
   replication_service_->Register(builder, loop);
 }
+
+const std::string& Master::storage_backend() const { return storage_->backend(); }
 
 void Master::BeginShutdown() {
   LOG(INFO) << "master " << uuid_ << ": shutting down";

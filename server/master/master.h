@@ -46,8 +46,13 @@ class Master {
 
   const std::string& server_uuid() const { return uuid_; }
   // Registers RecordsService and ReplicationService on `builder`, their hot methods on `loop`
-  // (before BuildAndStart). The loop is shut down after FinishShutdown().
-  void RegisterServices(grpc::ServerBuilder* builder, AsyncRpcLoop* loop);
+  // (before BuildAndStart), the record reads on `read_pool`'s workers when it is not null
+  // (RecordsServiceImpl::Register). The pool, then the loop, are shut down after
+  // FinishShutdown().
+  void RegisterServices(grpc::ServerBuilder* builder, AsyncRpcLoop* loop,
+                        WorkerPool* read_pool = nullptr);
+  // The database's SOCI backend: "sqlite3" or "mysql".
+  const std::string& storage_backend() const;
   v1::MasterStatus Status() const;
 
   // Ordered shutdown, part 1 (before the gRPC server shuts down): stop accepting writes, release

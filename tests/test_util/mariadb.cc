@@ -16,7 +16,9 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -91,6 +93,33 @@ absl::Status ExecuteSqlForTest(const std::string& connection, const std::string&
   try {
     soci::session session(connection);
     session << sql;
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("executing \"", sql, "\": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+struct SqlSessionForTest::Impl {
+  soci::session session;
+};
+
+SqlSessionForTest::SqlSessionForTest(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqlSessionForTest::~SqlSessionForTest() = default;
+
+absl::StatusOr<std::unique_ptr<SqlSessionForTest>> SqlSessionForTest::Open(
+    const std::string& connection) {
+  try {
+    auto impl = std::make_unique<Impl>();
+    impl->session.open(connection);
+    return std::unique_ptr<SqlSessionForTest>(new SqlSessionForTest(std::move(impl)));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("connecting to \"", connection, "\": ", e.what()));
+  }
+}
+
+absl::Status SqlSessionForTest::Execute(const std::string& sql) {
+  try {
+    impl_->session << sql;
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("executing \"", sql, "\": ", e.what()));
   }

@@ -11,6 +11,7 @@
 #ifndef SEMISYNC_TESTS_TEST_UTIL_MARIADB_H_
 #define SEMISYNC_TESTS_TEST_UTIL_MARIADB_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -41,6 +42,21 @@ absl::Status ExecuteSqlForTest(const std::string& connection, const std::string&
 // (cast it in SQL when needed). NotFound when there is no row or the value is NULL.
 absl::StatusOr<std::string> QueryStringForTest(const std::string& connection,
                                                const std::string& sql);
+
+// A SOCI session that stays open across statements, for tests that hold something on the server
+// while the code under test runs (e.g. LOCK TABLES, released by UNLOCK TABLES or the destructor).
+class SqlSessionForTest {
+ public:
+  static absl::StatusOr<std::unique_ptr<SqlSessionForTest>> Open(const std::string& connection);
+  ~SqlSessionForTest();
+  // Internal with the error on failure.
+  absl::Status Execute(const std::string& sql);
+
+ private:
+  struct Impl;
+  explicit SqlSessionForTest(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // prefix + "_" + pid + "_" + a per-process counter; only [A-Za-z0-9_] (other characters of the
 // prefix become '_'), at most 64 characters: valid as a MySQL database name and as a file name.
