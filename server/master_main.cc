@@ -69,12 +69,7 @@ DEFINE_int32(rpc_threads, 1,
              "reads unless --read_threads gives them their own (gRPC completion-queue API, one "
              "queue each). More than 1 costs writes here: 16-client inserts on MariaDB storage "
              "lost 25% with 4");
-DEFINE_int32(read_threads, -1,
-             "Threads of their own serving the record reads (GetRecord, ListRecords). -1 (auto): "
-             "4 on MySQL storage, where a read holds its thread for a round trip to the database "
-             "server, 0 on SQLite; 0: reads run on the --rpc_threads. On SQLite, 2 raises the "
-             "read rate of read-heavy loads at 16+ clients by a fifth to a half and costs a read "
-             "20-50 us at 1-4 clients (docs/PERFORMANCE.md)");
+DEFINE_int32(read_threads, -1, semisync::kReadThreadsFlagHelp);
 DEFINE_int32(db_read_sessions, 16,
              "Database sessions kept open for reads (ListRecords, GetRecord, status); concurrent "
              "reads beyond this wait for a free one");
@@ -89,9 +84,7 @@ absl::StatusOr<MasterOptions> OptionsFromFlags() {
   if (FLAGS_rpc_threads < 1 || FLAGS_rpc_threads > 64) {
     return absl::InvalidArgumentError("--rpc_threads must be between 1 and 64");
   }
-  if (FLAGS_read_threads < -1 || FLAGS_read_threads > 64) {
-    return absl::InvalidArgumentError("--read_threads must be between -1 (auto) and 64");
-  }
+  if (absl::StatusOr<int> r = ReadThreadsFor(FLAGS_read_threads, ""); !r.ok()) return r.status();
   if (FLAGS_db_read_sessions < 1 || FLAGS_db_read_sessions > 1024) {
     return absl::InvalidArgumentError("--db_read_sessions must be 1..1024");
   }
@@ -157,9 +150,13 @@ int Run() {
                            grpc::InsecureServerCredentials(), &bound_port);
   ConfigureGrpcServer(&builder);
   AsyncRpcLoop rpc_loop(&builder, FLAGS_rpc_threads, "rpc");
-  const int read_threads = ReadThreadsFor(FLAGS_read_threads, (*master)->storage_backend());
+  // Validated in OptionsFromFlags.
+  const absl::StatusOr<int> read_threads =
+      ReadThreadsFor(FLAGS_read_threads, (*master)->storage_backend());
   std::unique_ptr<WorkerPool> read_pool;
-  if (read_threads > 0) read_pool = std::make_unique<WorkerPool>(read_threads, "read");
+  if (read_threads.ok() && *read_threads > 0) {
+    read_pool = std::make_unique<WorkerPool>(*read_threads, "read");
+  }
   (*master)->RegisterServices(&builder, &rpc_loop, read_pool.get());
   HealthService health;
   health.Register(&builder, &rpc_loop);

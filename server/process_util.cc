@@ -66,7 +66,10 @@ void ConfigureGrpcServer(grpc::ServerBuilder* builder) {
   builder->AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
 }
 
-int ReadThreadsFor(int flag, const std::string& storage_backend) {
+absl::StatusOr<int> ReadThreadsFor(int flag, const std::string& storage_backend) {
+  if (flag < -1 || flag > 64) {
+    return absl::InvalidArgumentError("--read_threads must be between -1 (auto) and 64");
+  }
   if (flag >= 0) return flag;
   return storage_backend == "mysql" ? kRemoteReadThreads : 0;
 }

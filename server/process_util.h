@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/status.h"
 
@@ -45,8 +46,16 @@ void ConfigureGrpcServer(grpc::ServerBuilder* builder);
 // acks), and 0 on SQLite, whose reads are in-process and take microseconds, so they stay on the
 // rpc threads (0 means that). Four: 90 % reads at 16 clients on MariaDB storage did best with
 // 4 threads serving them (2: -14 %, 8: -7 %, 16: -13 %) on this 2-core machine.
+// InvalidArgument when `flag` is outside -1..64.
 inline constexpr int kRemoteReadThreads = 4;
-int ReadThreadsFor(int flag, const std::string& storage_backend);
+absl::StatusOr<int> ReadThreadsFor(int flag, const std::string& storage_backend);
+// The help text of both binaries' --read_threads flag.
+inline constexpr char kReadThreadsFlagHelp[] =
+    "Threads of their own serving the record reads (GetRecord, ListRecords). -1 (auto): 4 on "
+    "MySQL storage, where a read holds its thread for a round trip to the database server, 0 on "
+    "SQLite; 0: reads run on the --rpc_threads. On SQLite, 2 raises the read rate of read-heavy "
+    "loads at 16+ clients by a fifth to a half and costs a read 20-50 us at 1-4 clients "
+    "(docs/PERFORMANCE.md)";
 
 // Creates a directory and its parents (like mkdir -p).
 absl::Status MakeDirs(const std::string& path);

@@ -26,10 +26,15 @@ grpc::Status ValidateContent(const std::string& content) {
   return grpc::Status::OK;
 }
 
-// Runs `call` (which returns the call's status) on a worker of `pool`, which then finishes the
-// call; the call's request and response live until then. UNAVAILABLE when the pool has stopped.
+// Runs `call` (which returns the call's status) and finishes the call with it: here when `pool`
+// is null, else on a worker of `pool` (the call's request and response live until Finish).
+// UNAVAILABLE when the pool has stopped.
 template <class F>
-void RunOnPool(WorkerPool* pool, Responder* done, F call) {
+void RunRead(WorkerPool* pool, Responder* done, F call) {
+  if (pool == nullptr) {
+    done->Finish(call());
+    return;
+  }
   if (!pool->Schedule([done, call = std::move(call)] { done->Finish(call()); })) {
     done->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
   }
@@ -49,22 +54,12 @@ void RecordsServiceImpl::Register(grpc::ServerBuilder* builder, AsyncRpcLoop* lo
   loop->AddUnary(AsyncRequest(svc, &S::RequestListRecords),
                  [this, read_pool](grpc::ServerContext*, const auto& req, auto* resp,
                                    Responder* done) {
-                   if (read_pool == nullptr) {
-                     done->Finish(ListRecords(req, resp));
-                   } else {
-                     RunOnPool(read_pool, done,
-                               [this, &req, resp] { return ListRecords(req, resp); });
-                   }
+                   RunRead(read_pool, done, [this, &req, resp] { return ListRecords(req, resp); });
                  });
   loop->AddUnary(AsyncRequest(svc, &S::RequestGetRecord),
                  [this, read_pool](grpc::ServerContext*, const auto& req, auto* resp,
                                    Responder* done) {
-                   if (read_pool == nullptr) {
-                     done->Finish(GetRecord(req, resp));
-                   } else {
-                     RunOnPool(read_pool, done,
-                               [this, &req, resp] { return GetRecord(req, resp); });
-                   }
+                   RunRead(read_pool, done, [this, &req, resp] { return GetRecord(req, resp); });
                  });
   loop->AddUnary(AsyncRequest(svc, &S::RequestCreateRecord),
                  [this](grpc::ServerContext*, const auto& req, auto* resp, Responder* done) {

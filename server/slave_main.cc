@@ -130,12 +130,7 @@ DEFINE_string(grpc_poll_strategy, "poll",
               "message (measured here: 10.7 -> 5.9 context switches per replicated write, "
               "commit latency -50 us at one client; see docs/PERFORMANCE.md)");
 DEFINE_validator(grpc_poll_strategy, &ValidatePollStrategy);
-DEFINE_int32(read_threads, -1,
-             "Threads of their own serving the record reads (GetRecord, ListRecords). -1 (auto): "
-             "4 on MySQL storage, where a read holds its thread for a round trip to the database "
-             "server, 0 on SQLite; 0: reads run on the --rpc_threads. On SQLite, 2 raises the "
-             "read rate of read-heavy loads at 16+ clients by a fifth to a half and costs a read "
-             "20-50 us at 1-4 clients (docs/PERFORMANCE.md)");
+DEFINE_int32(read_threads, -1, semisync::kReadThreadsFlagHelp);
 DEFINE_int32(db_read_sessions, 16,
              "Database sessions kept open for reads (ListRecords, GetRecord, status); concurrent "
              "reads beyond this wait for a free one");
@@ -158,6 +153,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string who = absl::StrCat("slave ", FLAGS_id, ": ");
+  if (absl::StatusOr<int> r = semisync::ReadThreadsFor(FLAGS_read_threads, ""); !r.ok()) {
+    LOG(ERROR) << who << r.status().message();
+    return 2;
+  }
   const std::string data_dir =
       FLAGS_data_dir.empty() ? absl::StrCat("./data/", FLAGS_id) : FLAGS_data_dir;
   if (absl::Status s = semisync::MakeDirs(data_dir); !s.ok()) {
@@ -169,10 +168,6 @@ int main(int argc, char** argv) {
       FLAGS_db.empty() ? absl::StrCat("sqlite3://db=", data_dir, "/slave.db") : FLAGS_db;
   storage_options.read_sessions = std::clamp(FLAGS_db_read_sessions, 1, 1024);
   FLAGS_rpc_threads = std::clamp(FLAGS_rpc_threads, 1, 64);
-  if (FLAGS_read_threads < -1 || FLAGS_read_threads > 64) {
-    LOG(ERROR) << "--read_threads must be between -1 (auto) and 64";
-    return 2;
-  }
   // The relay log is the truth until the applier's SyncToDisk() before each purge.
   storage_options.sync_commits = false;
   absl::StatusOr<std::unique_ptr<semisync::Storage>> storage =
@@ -222,10 +217,12 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
   semisync::ConfigureGrpcServer(&builder);
   semisync::AsyncRpcLoop rpc_loop(&builder, FLAGS_rpc_threads, "rpc");
-  const int read_threads = semisync::ReadThreadsFor(FLAGS_read_threads, (*storage)->backend());
+  // Validated above.
+  const absl::StatusOr<int> read_threads =
+      semisync::ReadThreadsFor(FLAGS_read_threads, (*storage)->backend());
   std::unique_ptr<semisync::WorkerPool> read_pool;
-  if (read_threads > 0) {
-    read_pool = std::make_unique<semisync::WorkerPool>(read_threads, "read");
+  if (read_threads.ok() && *read_threads > 0) {
+    read_pool = std::make_unique<semisync::WorkerPool>(*read_threads, "read");
   }
   records_service.Register(&builder, &rpc_loop, read_pool.get());
   semisync::HealthService health_service;

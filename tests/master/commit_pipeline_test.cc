@@ -70,11 +70,15 @@ class PipelineFixture {
                         out->acked = acked;
                       });
   }
-  // Waits (with a deadline) until `out` has been answered.
-  static bool WaitUntilAnswered(Outcome* out) {
+  // Waits (with a deadline) until `out` has been answered, then expects one OK, acked answer.
+  static void ExpectAnsweredOnceAcked(Outcome* out) {
     absl::MutexLock l(&out->mu);
     auto answered = [out]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(out->mu) { return out->calls > 0; };
-    return out->mu.AwaitWithTimeout(absl::Condition(&answered), absl::Seconds(30));
+    ASSERT_TRUE(out->mu.AwaitWithTimeout(absl::Condition(&answered), absl::Seconds(30)))
+        << "never answered";
+    EXPECT_EQ(out->calls, 1);
+    EXPECT_TRUE(out->status.ok()) << out->status;
+    EXPECT_TRUE(out->acked);
   }
   // Waits (with a deadline) until the completer sleeps in WaitForAck.
   bool WaitUntilWaiting() {
@@ -108,13 +112,7 @@ TEST(CommitPipelineTest, TheAckCommitsAndAnswersTheStagedGroup) {
   EXPECT_TRUE(absl::IsNotFound(f.storage()->GetRecord(1).status())) << "visible before the ack";
 
   f.semi_sync()->OnAck("s1", 1);
-  ASSERT_TRUE(PipelineFixture::WaitUntilAnswered(&out));
-  {
-    absl::MutexLock l(&out.mu);
-    EXPECT_EQ(out.calls, 1);
-    EXPECT_TRUE(out.status.ok()) << out.status;
-    EXPECT_TRUE(out.acked);
-  }
+  PipelineFixture::ExpectAnsweredOnceAcked(&out);
   absl::StatusOr<v1::Record> row = f.storage()->GetRecord(1);
   ASSERT_TRUE(row.ok()) << row.status();
   EXPECT_EQ(row->content(), "answered by the ack");
@@ -134,13 +132,7 @@ TEST(CommitPipelineTest, OnlyTheAckThatCompletesTheQuorumAnswers) {
   EXPECT_TRUE(absl::IsNotFound(f.storage()->GetRecord(1).status()));
   EXPECT_EQ(f.semi_sync()->Counters().wait_sessions, 1u);
   f.semi_sync()->OnAck("s2", 1);
-  ASSERT_TRUE(PipelineFixture::WaitUntilAnswered(&out));
-  {
-    absl::MutexLock l(&out.mu);
-    EXPECT_EQ(out.calls, 1);
-    EXPECT_TRUE(out.status.ok()) << out.status;
-    EXPECT_TRUE(out.acked);
-  }
+  PipelineFixture::ExpectAnsweredOnceAcked(&out);
   absl::StatusOr<v1::Record> row = f.storage()->GetRecord(1);
   ASSERT_TRUE(row.ok()) << row.status();
   EXPECT_EQ(row->content(), "needs two slaves");
