@@ -2,8 +2,10 @@
 //
 // Layout: one writer session (ApplyBatch, guarded by write_mu_) with its statements prepared once
 // and bound to member variables, so applying an event only assigns values and re-executes; and a
-// pool of read sessions, each borrowed by one read at a time. The writer session is dropped after
-// any SOCI error and a read session after a lost connection; both are re-opened by the next call.
+// pool of read sessions, each borrowed by one read at a time and keeping GetRecord's statement
+// prepared (run to its end after each use, so an idle session holds no SQLite snapshot). The
+// writer session is dropped after any SOCI error and a read session after a lost connection; both
+// are re-opened by the next call.
 #include "server/storage/storage.h"
 
 // Debian's SOCI is configured with SOCI_HAVE_BOOST, which only makes bind-values.h include
@@ -124,6 +126,19 @@ constexpr char kSetStateSql[] =
     "UPDATE semisync_repl_state SET applied_position = :position, applied_gtid = :gtid,"
     " applied_timestamp_us = :ts, executed_gtid_set = :gtid_set WHERE id = 1";
 
+// Prepares `text` on `sql` once, `bind` adding its use() and into() elements; executing the
+// statement again re-reads the variables those are bound to.
+template <typename Bind>
+std::unique_ptr<soci::statement> PrepareStatement(soci::session& sql, const std::string& text,
+                                                  Bind&& bind) {
+  auto st = std::make_unique<soci::statement>(sql);
+  bind(*st);
+  st->alloc();
+  st->prepare(text);
+  st->define_and_bind();
+  return st;
+}
+
 struct RowVars {
   long long id = 0;
   std::string content;
@@ -193,16 +208,26 @@ struct Writer {
     return *st;
   }
 
-  // Prepares `text`, `bind` adding its use() elements.
   template <typename Bind>
   std::unique_ptr<soci::statement> Prepare(const std::string& text, Bind&& bind) {
-    auto st = std::make_unique<soci::statement>(*sql);
-    bind(*st);
-    st->alloc();
-    st->prepare(text);
-    st->define_and_bind();
-    return st;
+    return PrepareStatement(*sql, text, std::forward<Bind>(bind));
   }
+};
+
+constexpr char kGetRecordSql[] =
+    "SELECT content, created_at_us, updated_at_us FROM records WHERE id = :id";
+
+// A pooled read session and the statement of the hottest read, GetRecord, kept prepared on it
+// (on SQLite compiling the SELECT cost more than running it). Members are destroyed in reverse
+// order: the statement before the session.
+struct ReadSession {
+  std::unique_ptr<soci::session> sql;
+  // GetRecord: prepared on first use; its variables are bound to the members below.
+  std::unique_ptr<soci::statement> get_record;
+  long long id = 0;
+  std::string content;
+  long long created_at_us = 0;
+  long long updated_at_us = 0;
 };
 
 // Where ApplyBatch is, for error messages.
@@ -372,8 +397,13 @@ class Storage::Impl {
   // the pool (its connection may have timed out); reads are idempotent.
   template <typename F>
   auto WithReader(absl::string_view context, F&& f) -> decltype(f(std::declval<soci::session&>()));
-  absl::StatusOr<std::unique_ptr<soci::session>> Borrow(bool* reused);
-  void GiveBack(std::unique_ptr<soci::session> session);
+  // The same with the whole ReadSession (its prepared statements). A failed call also drops
+  // them: after an error a statement's state is not to be trusted.
+  template <typename F>
+  auto WithReadSession(absl::string_view context, F&& f)
+      -> decltype(f(std::declval<ReadSession&>()));
+  absl::StatusOr<std::unique_ptr<ReadSession>> Borrow(bool* reused);
+  void GiveBack(std::unique_ptr<ReadSession> session);
 
   const ConnectionConfig cfg_;
   const StorageOptions options_;
@@ -387,7 +417,7 @@ class Storage::Impl {
   absl::Mutex pool_mu_;
   // Idle read sessions; null slots are re-opened when borrowed. Its size plus the borrowed
   // sessions is always the pool size.
-  std::vector<std::unique_ptr<soci::session>> idle_ ABSL_GUARDED_BY(pool_mu_);
+  std::vector<std::unique_ptr<ReadSession>> idle_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 absl::StatusOr<std::unique_ptr<soci::session>> Storage::Impl::Connect(const std::string& connect) {
@@ -464,10 +494,11 @@ absl::Status Storage::Impl::Init() {
   }
   RETURN_IF_ERROR(OpenWriterLocked());
   const int n = std::max(1, options_.read_sessions);
-  std::vector<std::unique_ptr<soci::session>> readers;
+  std::vector<std::unique_ptr<ReadSession>> readers;
   for (int i = 0; i < n; ++i) {
-    ASSIGN_OR_RETURN(std::unique_ptr<soci::session> sql, Connect(cfg_.connect));
-    readers.push_back(std::move(sql));
+    auto session = std::make_unique<ReadSession>();
+    ASSIGN_OR_RETURN(session->sql, Connect(cfg_.connect));
+    readers.push_back(std::move(session));
   }
   {
     absl::MutexLock pool_lock(&pool_mu_);
@@ -548,23 +579,28 @@ void Storage::AbortStaged() {
   }
 }
 
-absl::StatusOr<std::unique_ptr<soci::session>> Storage::Impl::Borrow(bool* reused) {
-  std::unique_ptr<soci::session> sql;
+absl::StatusOr<std::unique_ptr<ReadSession>> Storage::Impl::Borrow(bool* reused) {
+  std::unique_ptr<ReadSession> session;
   {
     absl::MutexLock lock(&pool_mu_);
     pool_mu_.Await(absl::Condition(
-        +[](std::vector<std::unique_ptr<soci::session>>* idle) { return !idle->empty(); }, &idle_));
-    sql = std::move(idle_.back());
+        +[](std::vector<std::unique_ptr<ReadSession>>* idle) { return !idle->empty(); }, &idle_));
+    session = std::move(idle_.back());
     idle_.pop_back();
   }
-  *reused = sql != nullptr;
-  if (sql != nullptr) return sql;
+  *reused = session != nullptr;
+  if (session != nullptr) return session;
   absl::StatusOr<std::unique_ptr<soci::session>> fresh = Connect(cfg_.connect);
-  if (!fresh.ok()) GiveBack(nullptr);
-  return fresh;
+  if (!fresh.ok()) {
+    GiveBack(nullptr);
+    return fresh.status();
+  }
+  session = std::make_unique<ReadSession>();
+  session->sql = std::move(*fresh);
+  return session;
 }
 
-void Storage::Impl::GiveBack(std::unique_ptr<soci::session> session) {
+void Storage::Impl::GiveBack(std::unique_ptr<ReadSession> session) {
   absl::MutexLock lock(&pool_mu_);
   idle_.push_back(std::move(session));
 }
@@ -572,16 +608,23 @@ void Storage::Impl::GiveBack(std::unique_ptr<soci::session> session) {
 template <typename F>
 auto Storage::Impl::WithReader(absl::string_view context, F&& f)
     -> decltype(f(std::declval<soci::session&>())) {
+  return WithReadSession(context, [&f](ReadSession& session) { return f(*session.sql); });
+}
+
+template <typename F>
+auto Storage::Impl::WithReadSession(absl::string_view context, F&& f)
+    -> decltype(f(std::declval<ReadSession&>())) {
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
-    ASSIGN_OR_RETURN(std::unique_ptr<soci::session> sql, Borrow(&reused));
-    auto result = RunSql(context, [&] { return f(*sql); });
+    ASSIGN_OR_RETURN(std::unique_ptr<ReadSession> session, Borrow(&reused));
+    auto result = RunSql(context, [&] { return f(*session); });
     const absl::Status& status = StatusOf(result);
+    if (!status.ok()) session->get_record.reset();
     if (status.ok() || !absl::IsUnavailable(status)) {
-      GiveBack(std::move(sql));
+      GiveBack(std::move(session));
       return result;
     }
-    sql.reset();
+    session.reset();
     GiveBack(nullptr);
     if (!reused || attempt > 0) return result;
     LOG(WARNING) << "storage: read session failed, retrying on a new one: " << status;
@@ -664,21 +707,27 @@ absl::StatusOr<ReplState> Storage::GetReplState() {
 }
 
 absl::StatusOr<v1::Record> Storage::GetRecord(int64_t id) {
-  static constexpr char kSql[] =
-      "SELECT content, created_at_us, updated_at_us FROM records WHERE id = :id";
-  return impl_->WithReader(kSql, [&](soci::session& sql) -> absl::StatusOr<v1::Record> {
-    long long key = id;
-    std::string content;
-    long long created_at_us = 0;
-    long long updated_at_us = 0;
-    sql << kSql, soci::into(content), soci::into(created_at_us), soci::into(updated_at_us),
-        soci::use(key);
-    if (!sql.got_data()) return absl::NotFoundError(absl::StrCat("record ", id, " not found"));
+  return impl_->WithReadSession(kGetRecordSql, [&](ReadSession& s) -> absl::StatusOr<v1::Record> {
+    if (s.get_record == nullptr) {
+      s.get_record = PrepareStatement(*s.sql, kGetRecordSql, [&s](soci::statement& st) {
+        st.exchange(soci::into(s.content));
+        st.exchange(soci::into(s.created_at_us));
+        st.exchange(soci::into(s.updated_at_us));
+        st.exchange(soci::use(s.id, "id"));
+      });
+    }
+    s.id = id;
+    const bool found = s.get_record->execute(/*withDataExchange=*/true);
+    // Run the statement to its end (id is the key: there is no second row). On SQLite a
+    // statement that has not finished keeps its read transaction, and so its WAL snapshot, open
+    // until it runs again, which would hold checkpoints back while the session is idle.
+    if (found) s.get_record->fetch();
+    if (!found) return absl::NotFoundError(absl::StrCat("record ", id, " not found"));
     v1::Record record;
     record.set_id(id);
-    record.set_content(std::move(content));
-    record.set_created_at_us(created_at_us);
-    record.set_updated_at_us(updated_at_us);
+    record.set_content(std::move(s.content));
+    record.set_created_at_us(s.created_at_us);
+    record.set_updated_at_us(s.updated_at_us);
     return record;
   });
 }

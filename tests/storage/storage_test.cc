@@ -413,6 +413,47 @@ TEST_P(StorageTest, GetMissingIsNotFound) {
   EXPECT_EQ(r.status().message(), "record 42 not found");
 }
 
+// GetRecord keeps its statement prepared on the read session: every execution sees the rows as
+// they are now, and a missing row in between changes nothing.
+TEST_P(StorageTest, RepeatedGetsSeeEveryChange) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  ASSERT_OK(storage->ApplyBatch({Insert(1, 1, "v1")}, StateAt(1)));
+  for (uint64_t pos = 2; pos <= 6; ++pos) {
+    ASSERT_OK_AND_ASSIGN(v1::Record before, storage->GetRecord(1));
+    EXPECT_EQ(before.content(), absl::StrCat("v", pos - 1));
+    EXPECT_TRUE(absl::IsNotFound(storage->GetRecord(100 + pos).status()));
+    ASSERT_OK(storage->ApplyBatch({Update(pos, 1, absl::StrCat("v", pos))}, StateAt(pos)));
+    ASSERT_OK_AND_ASSIGN(v1::Record after, storage->GetRecord(1));
+    EXPECT_EQ(after.content(), absl::StrCat("v", pos));
+    EXPECT_EQ(after.updated_at_us(), 1'700'000'000'000'000 + static_cast<int64_t>(pos));
+  }
+  ASSERT_OK(storage->ApplyBatch({Delete(7, 1)}, StateAt(7)));
+  EXPECT_TRUE(absl::IsNotFound(storage->GetRecord(1).status()));
+}
+
+// On SQLite a read session that served a GetRecord holds no read transaction once it is idle
+// again: a TRUNCATE checkpoint, which needs every reader gone, completes (busy = 0).
+TEST(StorageSqliteTest, AnIdleReadSessionHoldsNoSnapshot) {
+  const std::string dir = test_util::MakeTempDir("storage_snapshot");
+  const std::string connection = absl::StrCat("sqlite3://db=", dir, "/records.db");
+  StorageOptions options;
+  options.connection = connection;
+  options.read_sessions = 1;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Storage::Open(options));
+  ASSERT_OK(storage->ApplyBatch({Insert(1, 1, "one")}, StateAt(1)));
+  ASSERT_OK_AND_ASSIGN(v1::Record r, storage->GetRecord(1));
+  EXPECT_EQ(r.content(), "one");
+  ASSERT_OK(storage->ApplyBatch({Insert(2, 2, "two")}, StateAt(2)));
+  absl::StatusOr<std::string> busy =
+      test_util::QueryStringForTest(connection, "PRAGMA wal_checkpoint(TRUNCATE)");
+  ASSERT_TRUE(busy.ok()) << busy.status();
+  EXPECT_EQ(*busy, "0") << "a reader still holds a snapshot";
+  ASSERT_OK_AND_ASSIGN(r, storage->GetRecord(2));
+  EXPECT_EQ(r.content(), "two");
+  storage.reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST_P(StorageTest, MaxRecordIdAndCount) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
   ASSERT_OK_AND_ASSIGN(int64_t max_id, storage->MaxRecordId());
