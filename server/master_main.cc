@@ -84,7 +84,7 @@ absl::StatusOr<MasterOptions> OptionsFromFlags() {
   if (FLAGS_rpc_threads < 1 || FLAGS_rpc_threads > 64) {
     return absl::InvalidArgumentError("--rpc_threads must be between 1 and 64");
   }
-  if (absl::StatusOr<int> r = ReadThreadsFor(FLAGS_read_threads, ""); !r.ok()) return r.status();
+  if (absl::Status s = CheckReadThreadsFlag(FLAGS_read_threads); !s.ok()) return s;
   if (FLAGS_db_read_sessions < 1 || FLAGS_db_read_sessions > 1024) {
     return absl::InvalidArgumentError("--db_read_sessions must be 1..1024");
   }
@@ -150,13 +150,9 @@ int Run() {
                            grpc::InsecureServerCredentials(), &bound_port);
   ConfigureGrpcServer(&builder);
   AsyncRpcLoop rpc_loop(&builder, FLAGS_rpc_threads, "rpc");
-  // Validated in OptionsFromFlags.
-  const absl::StatusOr<int> read_threads =
-      ReadThreadsFor(FLAGS_read_threads, (*master)->storage_backend());
+  const int read_threads = ReadThreadsFor(FLAGS_read_threads, (*master)->storage_backend());
   std::unique_ptr<WorkerPool> read_pool;
-  if (read_threads.ok() && *read_threads > 0) {
-    read_pool = std::make_unique<WorkerPool>(*read_threads, "read");
-  }
+  if (read_threads > 0) read_pool = std::make_unique<WorkerPool>(read_threads, "read");
   (*master)->RegisterServices(&builder, &rpc_loop, read_pool.get());
   HealthService health;
   health.Register(&builder, &rpc_loop);

@@ -66,12 +66,16 @@ void ConfigureGrpcServer(grpc::ServerBuilder* builder) {
   builder->AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
 }
 
-absl::StatusOr<int> ReadThreadsFor(int flag, const std::string& storage_backend) {
+int ReadThreadsFor(int flag, const std::string& storage_backend) {
+  if (flag >= 0) return flag;
+  return storage_backend == "mysql" ? kRemoteReadThreads : 0;
+}
+
+absl::Status CheckReadThreadsFlag(int flag) {
   if (flag < -1 || flag > 64) {
     return absl::InvalidArgumentError("--read_threads must be between -1 (auto) and 64");
   }
-  if (flag >= 0) return flag;
-  return storage_backend == "mysql" ? kRemoteReadThreads : 0;
+  return absl::OkStatus();
 }
 
 absl::Status MakeDirs(const std::string& path) {

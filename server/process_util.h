@@ -7,7 +7,6 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/status.h"
 
@@ -46,9 +45,11 @@ void ConfigureGrpcServer(grpc::ServerBuilder* builder);
 // acks), and 0 on SQLite, whose reads are in-process and take microseconds, so they stay on the
 // rpc threads (0 means that). Four: 90 % reads at 16 clients on MariaDB storage did best with
 // 4 threads serving them (2: -14 %, 8: -7 %, 16: -13 %) on this 2-core machine.
-// InvalidArgument when `flag` is outside -1..64.
+// `flag` must have passed CheckReadThreadsFlag.
 inline constexpr int kRemoteReadThreads = 4;
-absl::StatusOr<int> ReadThreadsFor(int flag, const std::string& storage_backend);
+int ReadThreadsFor(int flag, const std::string& storage_backend);
+// InvalidArgument when --read_threads is outside -1..64.
+absl::Status CheckReadThreadsFlag(int flag);
 // The help text of both binaries' --read_threads flag.
 inline constexpr char kReadThreadsFlagHelp[] =
     "Threads of their own serving the record reads (GetRecord, ListRecords). -1 (auto): 4 on "

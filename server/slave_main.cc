@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string who = absl::StrCat("slave ", FLAGS_id, ": ");
-  if (absl::StatusOr<int> r = semisync::ReadThreadsFor(FLAGS_read_threads, ""); !r.ok()) {
-    LOG(ERROR) << who << r.status().message();
+  if (absl::Status s = semisync::CheckReadThreadsFlag(FLAGS_read_threads); !s.ok()) {
+    LOG(ERROR) << who << s.message();
     return 2;
   }
   const std::string data_dir =
@@ -217,13 +217,9 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
   semisync::ConfigureGrpcServer(&builder);
   semisync::AsyncRpcLoop rpc_loop(&builder, FLAGS_rpc_threads, "rpc");
-  // Validated above.
-  const absl::StatusOr<int> read_threads =
-      semisync::ReadThreadsFor(FLAGS_read_threads, (*storage)->backend());
+  const int read_threads = semisync::ReadThreadsFor(FLAGS_read_threads, (*storage)->backend());
   std::unique_ptr<semisync::WorkerPool> read_pool;
-  if (read_threads.ok() && *read_threads > 0) {
-    read_pool = std::make_unique<semisync::WorkerPool>(*read_threads, "read");
-  }
+  if (read_threads > 0) read_pool = std::make_unique<semisync::WorkerPool>(read_threads, "read");
   records_service.Register(&builder, &rpc_loop, read_pool.get());
   semisync::HealthService health_service;
   health_service.Register(&builder, &rpc_loop);

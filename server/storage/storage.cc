@@ -717,12 +717,13 @@ absl::StatusOr<v1::Record> Storage::GetRecord(int64_t id) {
       });
     }
     s.id = id;
-    const bool found = s.get_record->execute(/*withDataExchange=*/true);
+    if (!s.get_record->execute(/*withDataExchange=*/true)) {
+      return absl::NotFoundError(absl::StrCat("record ", id, " not found"));
+    }
     // Run the statement to its end (id is the key: there is no second row). On SQLite a
     // statement that has not finished keeps its read transaction, and so its WAL snapshot, open
     // until it runs again, which would hold checkpoints back while the session is idle.
-    if (found) s.get_record->fetch();
-    if (!found) return absl::NotFoundError(absl::StrCat("record ", id, " not found"));
+    s.get_record->fetch();
     v1::Record record;
     record.set_id(id);
     record.set_content(std::move(s.content));
