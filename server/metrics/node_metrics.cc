@@ -180,6 +180,9 @@ std::vector<MetricFamily> SlaveStatusFamilies(const v1::SlaveStatus& status) {
   b.Counter("semisync_slave_apply_errors_total",
             "Events that failed to apply (skipped, or stopped the applier).",
             status.apply_errors());
+  b.Counter("semisync_slave_apply_transactions_total",
+            "Transactions the applier committed to the database (one per batch of events).",
+            status.apply_transactions());
   b.Gauge("semisync_slave_io_running", "Slave_IO_Running: 1 while the receiver thread runs.",
           Bool(status.io_running()));
   b.Gauge("semisync_slave_sql_running", "Slave_SQL_Running: 1 while the applier thread runs.",

@@ -58,6 +58,10 @@ void Slave::ApplierLoop() {
   auto wake = [this, &state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stop_sql_ || received_position_ > state.applied_position;
   };
+  auto full_batch = [this, &state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stop_sql_ || received_position_ >= state.applied_position + options_.apply_batch_events;
+  };
+  absl::Time last_batch = absl::InfinitePast();  // when the last batch began
   auto stop_with_error = [this](const std::string& error) {
     LOG(ERROR) << Who() << "applier stopped: " << error;
     absl::MutexLock lock(&mu_);
@@ -68,6 +72,11 @@ void Slave::ApplierLoop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
+      // Batches no closer than apply_batch_delay: what arrives meanwhile joins this one.
+      if (received_position_ > state.applied_position) {
+        mu_.AwaitWithDeadline(absl::Condition(&full_batch),
+                              last_batch + options_.apply_batch_delay);
+      }
       if (stop_sql_) break;
     }
     const uint64_t durable = relay_->DurablePosition();
@@ -106,6 +115,7 @@ void Slave::ApplierLoop() {
     if (corrupt) return;
     if (events.empty()) continue;
 
+    last_batch = absl::Now();
     ApplyOutcome outcome = ApplyEvents(events, &state, &executed);
     if (outcome.kind == ApplyOutcome::kStop) return;
     if (outcome.kind == ApplyOutcome::kRetry) {
@@ -132,6 +142,7 @@ Slave::ApplyOutcome Slave::ApplyEvents(const std::vector<v1::BinlogEvent>& event
             << state->applied_position;
     absl::MutexLock lock(&mu_);
     applied_ = *state;
+    ++apply_transactions_;
     return {ApplyOutcome::kApplied};
   }
   if (IsTransient(s)) {
@@ -181,6 +192,7 @@ Slave::ApplyOutcome Slave::ApplyEvents(const std::vector<v1::BinlogEvent>& event
     *executed = std::move(next_executed);
     absl::MutexLock lock(&mu_);
     applied_ = *state;
+    ++apply_transactions_;
   }
   return {ApplyOutcome::kApplied};
 }

@@ -275,6 +275,7 @@ v1::SlaveStatus Slave::Status() const {
   st.set_last_io_error(last_io_error_);
   st.set_last_sql_error(last_sql_error_);
   st.set_apply_errors(apply_errors_);
+  st.set_apply_transactions(apply_transactions_);
   st.set_relay_log_bytes(relay_bytes);
   return st;
 }

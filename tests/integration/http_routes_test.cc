@@ -516,6 +516,7 @@ TEST_F(HttpRoutesTest, MetricsMoveAfterWrites) {
   EXPECT_EQ(Metric(s1, "semisync_slave_lag_events"), 0);
   EXPECT_GT(Metric(s1, "semisync_slave_relay_log_bytes"), 0);
   EXPECT_EQ(Metric(s1, "semisync_slave_apply_errors_total"), 0);
+  EXPECT_GT(Metric(s1, "semisync_slave_apply_transactions_total"), 0);
   EXPECT_GE(Metric(s1,
                    "grpc_server_handled_total{method=\"semisync.v1.RecordsService/"
                    "ListRecords\",code=\"OK\"}"),

@@ -121,6 +121,7 @@ v1::SlaveStatus SampleSlaveStatus() {
   s.set_lag_events(4);
   s.set_apply_errors(1);
   s.set_relay_log_bytes(2048);
+  s.set_apply_transactions(9);
   return s;
 }
 
@@ -130,6 +131,7 @@ TEST(SlaveMetricsTest, ExportsPositionsLagErrorsAndThreads) {
        {"semisync_slave_received_position 120\n", "semisync_slave_applied_position 117\n",
         "semisync_slave_master_binlog_end_position 121\n", "semisync_slave_lag_events 4\n",
         "semisync_slave_lag_seconds 2\n", "semisync_slave_apply_errors_total 1\n",
+        "semisync_slave_apply_transactions_total 9\n",
         "semisync_slave_io_running 1\n", "semisync_slave_sql_running 1\n",
         "semisync_slave_connected 1\n", "semisync_slave_relay_log_bytes 2048\n",
         "semisync_node_info{role=\"slave\",slave_id=\"slave1\",master_uuid=\"uuid-1\"} 1\n"}) {

@@ -427,6 +427,52 @@ TEST_F(SlaveTest, AcksNewGroupsWhileAnEarlierAckIsInFlight) {
   ASSERT_TRUE(WaitForApplied(6));
 }
 
+// A busy applier begins a batch at most once per apply_batch_delay: events that arrive meanwhile
+// wait and go into the next batch, which begins early once apply_batch_events are waiting.
+TEST_F(SlaveTest, EventsWithinTheBatchDelayAreAppliedAsOneBatch) {
+  SlaveOptions o = Options();
+  o.apply_batch_delay = absl::Hours(1);
+  o.apply_batch_events = 5;
+  master_.AddEvents(1);
+  StartSlave(o);
+  // The first event finds the applier idle: applied at once.
+  ASSERT_TRUE(WaitForApplied(1));
+  EXPECT_EQ(slave_->Status().apply_transactions(), 1u);
+  for (uint64_t p = 2; p <= 5; ++p) {
+    master_.AddEvents(1);
+    ASSERT_TRUE(WaitForStatus([&](const v1::SlaveStatus& s) { return s.retrieved_position() == p; },
+                              absl::StrCat("retrieved_position == ", p)));
+  }
+  // Four events durable in the relay log wait for the delay (an hour) or a fifth.
+  EXPECT_EQ(slave_->Status().executed_position(), 1u);
+  master_.AddEvents(1);
+  ASSERT_TRUE(WaitForApplied(6));
+  v1::SlaveStatus s = slave_->Status();
+  EXPECT_EQ(s.apply_transactions(), 2u);
+  EXPECT_EQ(s.executed_gtid_set(), absl::StrCat(kUuid, ":1-6"));
+  EXPECT_EQ(CountRecords(), 6);
+}
+
+// StopSync ends the applier's wait for a batch, and the applier StartSync starts is idle: what
+// waited is applied at once.
+TEST_F(SlaveTest, StopSyncEndsTheBatchDelay) {
+  SlaveOptions o = Options();
+  o.apply_batch_delay = absl::Hours(1);
+  master_.AddEvents(1);
+  StartSlave(o);
+  ASSERT_TRUE(WaitForApplied(1));
+  master_.AddEvents(2);
+  ASSERT_TRUE(WaitForStatus([](const v1::SlaveStatus& s) { return s.retrieved_position() == 3; },
+                            "retrieved_position == 3"));
+  EXPECT_EQ(slave_->Status().executed_position(), 1u);
+  ASSERT_OK(slave_->StopSync());  // would wait out the hour if the applier's wait ignored it
+  EXPECT_FALSE(slave_->Status().sql_running());
+  EXPECT_EQ(slave_->Status().executed_position(), 1u);
+  ASSERT_OK(slave_->StartSync());
+  ASSERT_TRUE(WaitForApplied(3));
+  EXPECT_EQ(CountRecords(), 3);
+}
+
 TEST_F(SlaveTest, ResumesAfterRestartWithoutGapsOrDuplicates) {
   master_.AddEvents(5);
   StartSlave(Options());
