@@ -31,7 +31,16 @@ CommitPipeline::CommitPipeline(const CommitPipelineOptions& options, Binlog* bin
       storage_(storage),
       semi_sync_(semi_sync),
       next_record_id_(next_record_id),
-      next_position_(binlog->EndPosition() + 1) {}
+      next_position_(binlog->EndPosition() + 1) {
+  // Recovery has brought the database to the binlog's end.
+  absl::MutexLock l(&committed_mu_);
+  committed_.applied_position = binlog->EndPosition();
+}
+
+uint64_t CommitPipeline::CommittedPosition() const {
+  absl::MutexLock l(&committed_mu_);
+  return committed_.applied_position;
+}
 
 CommitPipeline::~CommitPipeline() { Shutdown(); }
 
@@ -255,8 +264,14 @@ void CommitPipeline::CompleterLoop() {
     const uint64_t last = g->events.back().position();
     const int n = static_cast<int>(g->events.size());
     const ReplState state = StateAfter(*g);
+    if (++groups_without_state_ >= options_.state_every_groups) {
+      groups_without_state_ = 0;
+      g->state_update = StateUpdate::kWrite;
+    } else {
+      g->state_update = StateUpdate::kSkip;
+    }
     if (!after_sync) {
-      absl::Status db = storage_->ApplyBatch(g->events, state);
+      absl::Status db = storage_->ApplyBatch(g->events, state, g->state_update);
       bool acked = false;
       if (db.ok()) acked = semi_sync_->WaitForAck(last, n) == SemiSyncMaster::WaitResult::kAcked;
       Complete(g.get(), db, acked);
@@ -264,7 +279,7 @@ void CommitPipeline::CompleterLoop() {
     }
     // The rows go into the database while the slaves acknowledge them, in a transaction that
     // commits (becomes visible) only after their ack.
-    if (absl::Status db = storage_->StageBatch(g->events, state); !db.ok()) {
+    if (absl::Status db = storage_->StageBatch(g->events, state, g->state_update); !db.ok()) {
       Complete(g.get(), db, false);
       continue;
     }
@@ -294,6 +309,23 @@ void CommitPipeline::CompleterLoop() {
     Complete(g.get(), storage_->CommitStaged(g->events, state),
              r == SemiSyncMaster::WaitResult::kAcked);
   }
+  RecordCommittedState();
+}
+
+void CommitPipeline::RecordCommittedState() {
+  {
+    absl::MutexLock l(&mu_);
+    if (!broken_.ok()) return;  // recovery re-applies from the recorded state
+  }
+  absl::MutexLock l(&committed_mu_);
+  if (committed_recorded_) return;
+  if (absl::Status s = storage_->ApplyBatch({}, committed_); !s.ok()) {
+    LOG(WARNING) << "master " << options_.server_uuid << ": cannot record applied position "
+                 << committed_.applied_position << " at shutdown (restart re-applies the binlog "
+                 << "after the last one recorded): " << s;
+    return;
+  }
+  committed_recorded_ = true;
 }
 
 void CommitPipeline::OnQuorum(uint64_t quorum) {
@@ -328,6 +360,9 @@ void CommitPipeline::Complete(Group* g, const absl::Status& db, bool acked) {
     broken_ = status;
   } else {
     Committed(*g);
+    absl::MutexLock l(&committed_mu_);
+    committed_ = StateAfter(*g);
+    committed_recorded_ = g->state_update == StateUpdate::kWrite;
   }
   Finish(g, status, acked);
 }

@@ -71,6 +71,12 @@ struct CommitPipelineOptions {
   // thread that delivers its ack (a loop thread, which meanwhile receives nothing); a larger one
   // by the completer, so the loop keeps receiving while its many answers go out.
   size_t max_writes_answered_on_ack = 4;
+  // The database records the replication state (its applied position) with one committed group
+  // in this many, and once more when the pipeline shuts down; the other groups commit their rows
+  // alone. Recovery re-applies the binlog after the recorded position, rows the database already
+  // has included, which is harmless (Storage's StateUpdate). On MariaDB each skipped update saves
+  // a statement round trip per group and about a fifth of the server's CPU per write.
+  int state_every_groups = 16;
   // Binlog retention (checked by the committer between groups).
   uint64_t binlog_retention_bytes = 0;
   absl::Duration binlog_retention_age = absl::ZeroDuration();
@@ -94,11 +100,17 @@ class CommitPipeline final : public RecordWriter {
 
   void Submit(v1::RowOp op, int64_t id, std::string content, Done done) override;
 
+  // The binlog position up to which the database has committed the rows (the state it records
+  // may be behind: see state_every_groups).
+  uint64_t CommittedPosition() const;
+
  private:
   struct Write;
   struct Group {
     std::vector<Write*> writes;  // owned; in order, including rejected ones (no event)
     std::vector<v1::BinlogEvent> events;
+    // Whether its database transaction records the replication state (completer's choice).
+    StateUpdate state_update = StateUpdate::kWrite;
   };
 
   void CommitterLoop();
@@ -110,6 +122,9 @@ class CommitPipeline final : public RecordWriter {
   ReplState StateAfter(const Group& g) const;
   // `g` is committed to the database: its rows leave the overlay.
   void Committed(const Group& g);
+  // Completer thread, once the loop is over: records the state of the last committed group if
+  // its transaction did not (and the write path is not broken).
+  void RecordCommittedState();
   // Completes every write of the group (Done, then delete).
   void Finish(Group* g, const absl::Status& status, bool acked);
   // Finishes the writes of a group whose database commit returned `db`: on success its rows
@@ -153,9 +168,17 @@ class CommitPipeline final : public RecordWriter {
   bool staged_claimed_ ABSL_GUARDED_BY(staged_mu_) = false;
   bool staged_done_ ABSL_GUARDED_BY(staged_mu_) = false;
 
+  // What the database has committed: the state after the last committed group, and whether its
+  // transaction recorded it.
+  mutable absl::Mutex committed_mu_;
+  ReplState committed_ ABSL_GUARDED_BY(committed_mu_);
+  bool committed_recorded_ ABSL_GUARDED_BY(committed_mu_) = true;
+
   // Committer thread only.
   int64_t next_record_id_;
   uint64_t next_position_;
+  // Completer thread only: groups committed since the last one that recorded the state.
+  int groups_without_state_ = 0;
 
 
   std::thread committer_;

@@ -137,8 +137,7 @@ v1::MasterStatus Master::Status() const {
   s.set_executed_gtid_set(ExecutedGtidSet(uuid_, end));
   s.set_oldest_position(binlog_->OldestPosition());
   s.set_binlog_bytes(binlog_->TotalBytes());
-  absl::StatusOr<ReplState> state = storage_->GetReplState();
-  if (state.ok()) s.set_applied_position(state->applied_position);
+  s.set_applied_position(pipeline_->CommittedPosition());
   const SemiSyncOptions& o = semi_sync_->options();
   v1::SemiSyncConfig* c = s.mutable_semi_sync_config();
   c->set_enabled(o.enabled);

@@ -336,7 +336,8 @@ absl::Status ApplyCoalesced(Writer& w, absl::Span<const v1::BinlogEvent> events,
 // and left open (WriteOnce) or committed (commit = true). *soci_failed tells a SOCI error (the
 // session may be unusable) from an invalid batch (rolled back; the session is fine).
 absl::Status WriteOnce(Writer& w, Backend backend, absl::Span<const v1::BinlogEvent> events,
-                       const ReplState& state, bool commit, bool* soci_failed) {
+                       const ReplState& state, StateUpdate update, bool commit,
+                       bool* soci_failed) {
   ApplyProgress at;
   try {
     w.Begin();
@@ -348,12 +349,14 @@ absl::Status WriteOnce(Writer& w, Backend backend, absl::Span<const v1::BinlogEv
       w.Rollback();
       return status;
     }
-    at.phase = ApplyProgress::Phase::kState;
-    w.position = static_cast<long long>(state.applied_position);
-    w.gtid = state.applied_gtid;
-    w.timestamp_us = state.applied_timestamp_us;
-    w.gtid_set = state.executed_gtid_set;
-    w.set_state->execute(true);
+    if (update == StateUpdate::kWrite) {
+      at.phase = ApplyProgress::Phase::kState;
+      w.position = static_cast<long long>(state.applied_position);
+      w.gtid = state.applied_gtid;
+      w.timestamp_us = state.applied_timestamp_us;
+      w.gtid_set = state.executed_gtid_set;
+      w.set_state->execute(true);
+    }
     if (commit) {
       at.phase = ApplyProgress::Phase::kCommit;
       w.Commit();
@@ -390,7 +393,8 @@ class Storage::Impl {
   absl::Status OpenWriterLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // ApplyBatch (commit) and StageBatch (!commit) on the writer session.
   absl::Status WriteBatchLocked(absl::Span<const v1::BinlogEvent> events, const ReplState& state,
-                                bool commit) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+                                StateUpdate update, bool commit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // Runs f(session&) on a borrowed read session. A session whose call failed with Unavailable is
   // dropped, and the call is retried once on a fresh session when the failed one had been idle in
@@ -513,14 +517,16 @@ absl::Status Storage::Impl::Init() {
 }
 
 absl::Status Storage::Impl::WriteBatchLocked(absl::Span<const v1::BinlogEvent> events,
-                                             const ReplState& state, bool commit) {
+                                             const ReplState& state, StateUpdate update,
+                                             bool commit) {
   // Batches are idempotent: one that failed on a lost connection is retried once on a new session
   // when the old one was opened before this call (a restarted server, an idle timeout).
   for (int attempt = 0;; ++attempt) {
     const bool reused = writer_ != nullptr;
     if (!reused) RETURN_IF_ERROR(OpenWriterLocked());
     bool soci_failed = false;
-    absl::Status status = WriteOnce(*writer_, cfg_.backend, events, state, commit, &soci_failed);
+    absl::Status status =
+        WriteOnce(*writer_, cfg_.backend, events, state, update, commit, &soci_failed);
     if (status.ok() || !soci_failed) return status;
     // After a SOCI error the session's transaction state is uncertain: start afresh.
     writer_.reset();
@@ -530,16 +536,18 @@ absl::Status Storage::Impl::WriteBatchLocked(absl::Span<const v1::BinlogEvent> e
   }
 }
 
-absl::Status Storage::ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state) {
+absl::Status Storage::ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state,
+                                 StateUpdate update) {
   absl::MutexLock lock(&impl_->write_mu_);
   if (impl_->staged_) return StagedError("ApplyBatch");
-  return impl_->WriteBatchLocked(events, state, /*commit=*/true);
+  return impl_->WriteBatchLocked(events, state, update, /*commit=*/true);
 }
 
-absl::Status Storage::StageBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state) {
+absl::Status Storage::StageBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state,
+                                 StateUpdate update) {
   absl::MutexLock lock(&impl_->write_mu_);
   if (impl_->staged_) return StagedError("StageBatch");
-  RETURN_IF_ERROR(impl_->WriteBatchLocked(events, state, /*commit=*/false));
+  RETURN_IF_ERROR(impl_->WriteBatchLocked(events, state, update, /*commit=*/false));
   impl_->staged_ = true;
   return absl::OkStatus();
 }
@@ -558,10 +566,11 @@ absl::Status Storage::CommitStaged(absl::Span<const v1::BinlogEvent> events,
   });
   if (s.ok()) return s;
   // The session is in doubt: whether or not the commit happened, applying the batch again on a
-  // new session (it is idempotent) leaves the database as if it had.
+  // new session (it is idempotent) leaves the database as if it had. Recording `state` with it
+  // is right whether or not the staged batch was to.
   impl.writer_.reset();
   LOG(WARNING) << "storage: " << s << "; applying the batch again on a new session";
-  return impl.WriteBatchLocked(events, state, /*commit=*/true);
+  return impl.WriteBatchLocked(events, state, StateUpdate::kWrite, /*commit=*/true);
 }
 
 void Storage::AbortStaged() {

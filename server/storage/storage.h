@@ -67,6 +67,13 @@ struct ReplState {
   std::string executed_gtid_set;
 };
 
+// Whether a batch also records the replication state it reaches. kSkip leaves the recorded state
+// where it was: a node that replays its log from the recorded position on start then re-applies
+// events the database already has, which is harmless (events are full row images and deletes by
+// id, so a batch has the same effect applied twice); the master skips most updates (see
+// CommitPipelineOptions::state_every_groups).
+enum class StateUpdate { kWrite, kSkip };
+
 class Storage {
  public:
   static absl::StatusOr<std::unique_ptr<Storage>> Open(const StorageOptions& options);
@@ -75,9 +82,10 @@ class Storage {
   // "sqlite3" or "mysql".
   const std::string& backend() const;
 
-  // Applies `events` (in order) and sets the replication state to `state`, in one transaction.
-  // All or nothing: on error nothing of the batch is committed.
-  absl::Status ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
+  // Applies `events` (in order) and sets the replication state to `state` (kWrite), in one
+  // transaction. All or nothing: on error nothing of the batch is committed.
+  absl::Status ApplyBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state,
+                          StateUpdate update = StateUpdate::kWrite);
 
   // ApplyBatch in two steps, so that the work of a batch can be done before it may become
   // visible (the master's AFTER_SYNC wait): StageBatch writes the rows and the state in a
@@ -85,9 +93,10 @@ class Storage {
   // AbortStaged rolls it back. At most one batch is staged at a time: ApplyBatch and StageBatch
   // fail with FailedPrecondition meanwhile. A StageBatch that fails leaves nothing staged.
   // CommitStaged takes the staged events and state again: when the commit fails on its session,
-  // the batch is applied once more on a new one (batches are idempotent), so that an error means
-  // the database could not take it.
-  absl::Status StageBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
+  // the batch is applied once more on a new one (batches are idempotent), with the state
+  // recorded, so that an error means the database could not take it.
+  absl::Status StageBatch(absl::Span<const v1::BinlogEvent> events, const ReplState& state,
+                          StateUpdate update = StateUpdate::kWrite);
   absl::Status CommitStaged(absl::Span<const v1::BinlogEvent> events, const ReplState& state);
   void AbortStaged();
 

@@ -23,7 +23,8 @@ using test_util::MakeTempDir;
 // pipeline.
 class PipelineFixture {
  public:
-  explicit PipelineFixture(const std::string& name, int wait_for_slave_count = 1) {
+  explicit PipelineFixture(const std::string& name, int wait_for_slave_count = 1,
+                           int state_every_groups = CommitPipelineOptions().state_every_groups) {
     const std::string dir = MakeTempDir(name);
     LogOptions log;
     log.dir = dir + "/binlog";
@@ -45,11 +46,16 @@ class PipelineFixture {
     semi_sync_->SlaveConnected("s2", /*semi_sync=*/true);
     CommitPipelineOptions po;
     po.server_uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+    po.state_every_groups = state_every_groups;
     pipeline_ = std::make_unique<CommitPipeline>(po, binlog_.get(), storage_.get(),
                                                  semi_sync_.get(), /*next_record_id=*/1);
     pipeline_->Start();
   }
-  ~PipelineFixture() {
+  ~PipelineFixture() { Stop(); }
+  // Shuts semi-sync and the pipeline down; the storage stays open.
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
     semi_sync_->Shutdown();
     pipeline_->Shutdown();
   }
@@ -80,11 +86,12 @@ class PipelineFixture {
     EXPECT_TRUE(out->status.ok()) << out->status;
     EXPECT_TRUE(out->acked);
   }
-  // Waits (with a deadline) until the completer sleeps in WaitForAck.
-  bool WaitUntilWaiting() {
+  // Waits (with a deadline) until the completer sleeps in WaitForAck (n = 1), or has left it
+  // (n = 0).
+  bool WaitUntilWaiting(uint64_t n = 1) {
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     while (absl::Now() < deadline) {
-      if (semi_sync_->Counters().wait_sessions == 1) return true;
+      if (semi_sync_->Counters().wait_sessions == n) return true;
       absl::SleepFor(absl::Milliseconds(1));
     }
     return false;
@@ -92,12 +99,14 @@ class PipelineFixture {
 
   SemiSyncMaster* semi_sync() { return semi_sync_.get(); }
   Storage* storage() { return storage_.get(); }
+  CommitPipeline* pipeline() { return pipeline_.get(); }
 
  private:
   std::unique_ptr<Binlog> binlog_;
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<SemiSyncMaster> semi_sync_;
   std::unique_ptr<CommitPipeline> pipeline_;
+  bool stopped_ = false;
 };
 
 TEST(CommitPipelineTest, TheAckCommitsAndAnswersTheStagedGroup) {
@@ -136,6 +145,30 @@ TEST(CommitPipelineTest, OnlyTheAckThatCompletesTheQuorumAnswers) {
   absl::StatusOr<v1::Record> row = f.storage()->GetRecord(1);
   ASSERT_TRUE(row.ok()) << row.status();
   EXPECT_EQ(row->content(), "needs two slaves");
+}
+
+// The database records its applied position with one committed group in state_every_groups and
+// once more at shutdown; CommittedPosition follows every committed group.
+TEST(CommitPipelineTest, StateIsRecordedEveryNthGroupAndAtShutdown) {
+  PipelineFixture f("pipeline_state", /*wait_for_slave_count=*/1, /*state_every_groups=*/3);
+  for (uint64_t i = 1; i <= 4; ++i) {
+    ASSERT_TRUE(f.WaitUntilWaiting(0));  // the previous group's wait is over
+    PipelineFixture::Outcome out;
+    f.Insert(absl::StrCat("row ", i), &out);  // answered before the next: a group each
+    ASSERT_TRUE(f.WaitUntilWaiting());
+    f.semi_sync()->OnAck("s1", i);
+    PipelineFixture::ExpectAnsweredOnceAcked(&out);
+    EXPECT_EQ(f.pipeline()->CommittedPosition(), i);
+    absl::StatusOr<ReplState> state = f.storage()->GetReplState();
+    ASSERT_TRUE(state.ok()) << state.status();
+    EXPECT_EQ(state->applied_position, i < 3 ? 0u : 3u) << "after group " << i;
+    ASSERT_TRUE(f.storage()->GetRecord(static_cast<int64_t>(i)).ok()) << "row " << i;
+  }
+  f.Stop();
+  absl::StatusOr<ReplState> state = f.storage()->GetReplState();
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->applied_position, 4u);
+  EXPECT_EQ(state->applied_gtid, "3e11fa47-71ca-11e1-9e33-c80aa9429562:4");
 }
 
 TEST(CommitPipelineTest, ShutdownBeforeTheAckAnswersUnavailableAndCommitsNothing) {

@@ -203,6 +203,34 @@ TEST_P(StorageTest, ApplyIsIdempotent) {
   EXPECT_EQ(once.size(), 2u);
 }
 
+// StateUpdate::kSkip commits the rows and leaves the recorded state where it was, staged or
+// not; replaying from that state (rows the database has included) ends where a plain apply does.
+TEST_P(StorageTest, SkippedStateUpdateKeepsTheRecordedStateAndReplayConverges) {
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
+  const std::vector<v1::BinlogEvent> first = {Insert(1, 1, "a"), Insert(2, 2, "b")};
+  const std::vector<v1::BinlogEvent> second = {Update(3, 1, "a2"), Delete(4, 2)};
+  const std::vector<v1::BinlogEvent> third = {Insert(5, 3, "c")};
+  ASSERT_OK(storage->ApplyBatch(first, StateAt(2)));
+  ASSERT_OK(storage->ApplyBatch(second, StateAt(4), StateUpdate::kSkip));
+  ASSERT_OK(storage->StageBatch(third, StateAt(5), StateUpdate::kSkip));
+  ASSERT_OK(storage->CommitStaged(third, StateAt(5)));
+  ASSERT_OK_AND_ASSIGN(ReplState state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(2));
+  const std::vector<std::string> rows = Snapshot(*storage);
+  EXPECT_EQ(rows.size(), 2u);  // ids 1 (a2) and 3
+
+  // Recovery re-applies everything after the recorded position 2.
+  std::vector<v1::BinlogEvent> replay = second;
+  replay.insert(replay.end(), third.begin(), third.end());
+  ASSERT_OK(storage->ApplyBatch(replay, StateAt(5)));
+  EXPECT_EQ(Snapshot(*storage), rows);
+  ASSERT_OK_AND_ASSIGN(state, storage->GetReplState());
+  EXPECT_EQ(state, StateAt(5));
+  ASSERT_OK_AND_ASSIGN(v1::Record r, storage->GetRecord(1));
+  EXPECT_EQ(r.content(), "a2");
+  EXPECT_TRUE(absl::IsNotFound(storage->GetRecord(2).status()));
+}
+
 TEST_P(StorageTest, SyncToDiskAfterUnsyncedCommits) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
   ASSERT_OK(storage->SyncToDisk());  // nothing committed yet
