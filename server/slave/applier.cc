@@ -72,12 +72,14 @@ void Slave::ApplierLoop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
-      // Batches no closer than apply_batch_delay: what arrives meanwhile joins this one.
-      if (received_position_ > state.applied_position) {
+      // Under load (events arriving in groups) batches begin no closer than apply_batch_delay:
+      // what arrives meanwhile joins this one.
+      if (received_position_ > state.applied_position && grouped_since_batch_) {
         mu_.AwaitWithDeadline(absl::Condition(&full_batch),
                               last_batch + options_.apply_batch_delay);
       }
       if (stop_sql_) break;
+      grouped_since_batch_ = false;
     }
     const uint64_t durable = relay_->DurablePosition();
     if (durable <= state.applied_position) continue;

@@ -171,6 +171,11 @@ absl::Status Slave::CheckMasterUuid(const std::string& uuid) {
 // Checks that `msg` continues the relay log at `expected_first` and appends it (the relay syncer
 // makes it durable).
 // DataLoss: the stream is not consecutive. Any other error: the relay log failed (fatal).
+void Slave::DurableLocked(uint64_t durable) {
+  if (durable > received_position_ + 1) grouped_since_batch_ = true;
+  received_position_ = std::max(received_position_, durable);
+}
+
 absl::Status Slave::AppendToRelayLog(const v1::SubscribeBinlogResponse& msg,
                                      uint64_t expected_first) {
   std::vector<LogRecord> records;
@@ -275,7 +280,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
     }
     {
       absl::MutexLock lock(&mu_);
-      received_position_ = std::max(received_position_, relay_->DurablePosition());
+      DurableLocked(relay_->DurablePosition());
     }
     send_ack();
   };
@@ -355,7 +360,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
     stopping = true;  // no Ack: the stream is gone
     if (absl::Status s = relay_->Sync(); s.ok()) {
       absl::MutexLock lock(&mu_);
-      received_position_ = std::max(received_position_, relay_->DurablePosition());
+      DurableLocked(relay_->DurablePosition());
     } else {
       *fatal = absl::InternalError(absl::StrCat("relay log fsync failed: ", s.message()));
     }

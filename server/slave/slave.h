@@ -83,10 +83,12 @@ struct SlaveOptions {
   // Applier batch limits.
   size_t apply_batch_events = 1000;
   size_t apply_batch_bytes = 4u << 20;
-  // While events keep arriving, the applier begins a batch at most once per this interval
-  // (sooner when apply_batch_events are waiting), so that a busy slave commits fewer, larger
-  // transactions to its database; events that arrive after a quieter interval are applied at
-  // once. Costs at most this much replication lag. Zero: every batch as soon as it is durable.
+  // While events arrive in groups (a relay-log sync making several durable at once: the master
+  // is group-committing concurrent writes), the applier begins a batch at most once per this
+  // interval (sooner when apply_batch_events are waiting), so that a busy slave commits fewer,
+  // larger transactions to its database. Events that arrive one by one, or after a quieter
+  // interval, are applied at once. Costs at most this much replication lag under load. Zero:
+  // every batch as soon as it is durable.
   absl::Duration apply_batch_delay = absl::Milliseconds(2);
 };
 
@@ -129,6 +131,8 @@ class Slave {
   absl::Status ReceiveOnce(bool* progress, absl::Status* fatal);
   absl::Status CheckMasterUuid(const std::string& uuid);
   absl::Status AppendToRelayLog(const v1::SubscribeBinlogResponse& msg, uint64_t expected_first);
+  // The relay log is durable up to `durable`: publishes it to the applier and the acker.
+  void DurableLocked(uint64_t durable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   struct AckCall;
   // The SubscribeBinlog stream (see relay_receiver.cc): returns its final status; *last is the
   // last position appended; *result / *fatal as in ReceiveOnce.
@@ -195,6 +199,9 @@ class Slave {
   bool registered_ ABSL_GUARDED_BY(mu_) = false;  // the master knows us (acks make sense)
   absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
   uint64_t received_position_ ABSL_GUARDED_BY(mu_) = 0;  // durable in the relay log
+  // Since the applier's last batch began, one relay-log sync made more than one event durable:
+  // the master is committing groups (concurrent writers), and the applier's batch delay applies.
+  bool grouped_since_batch_ ABSL_GUARDED_BY(mu_) = false;
   GtidSet retrieved_ ABSL_GUARDED_BY(mu_);
   uint64_t master_end_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_io_error_ ABSL_GUARDED_BY(mu_);

@@ -54,6 +54,9 @@ class FakeMaster final : public v1::ReplicationService::Service {
  public:
   void Add(v1::BinlogEvent e) {
     absl::MutexLock lock(&mu_);
+    AddLocked(std::move(e));
+  }
+  void AddLocked(v1::BinlogEvent e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     e.set_position(binlog_.size() + 1);
     e.set_gtid(absl::StrCat(kUuid, ":", e.position()));
     if (e.record().id() == 0) {
@@ -64,6 +67,11 @@ class FakeMaster final : public v1::ReplicationService::Service {
   }
   void AddEvents(int n, v1::RowOp op = v1::ROW_OP_INSERT) {
     for (int i = 0; i < n; ++i) Add(MakeEvent(0, op));
+  }
+  // n <= 3 inserts that reach the stream together, in one message (a group commit's worth).
+  void AddGroup(int n) {
+    absl::MutexLock lock(&mu_);
+    for (int i = 0; i < n; ++i) AddLocked(MakeEvent(0, v1::ROW_OP_INSERT));
   }
   // Sent as-is on the open stream, ahead of binlog events.
   void Inject(v1::SubscribeBinlogResponse msg) {
@@ -427,30 +435,36 @@ TEST_F(SlaveTest, AcksNewGroupsWhileAnEarlierAckIsInFlight) {
   ASSERT_TRUE(WaitForApplied(6));
 }
 
-// A busy applier begins a batch at most once per apply_batch_delay: events that arrive meanwhile
-// wait and go into the next batch, which begins early once apply_batch_events are waiting.
-TEST_F(SlaveTest, EventsWithinTheBatchDelayAreAppliedAsOneBatch) {
+// Under load (events arriving in groups) the applier begins a batch at most once per
+// apply_batch_delay: events that arrive meanwhile wait and go into the next batch, which begins
+// early once apply_batch_events are waiting. Events that arrive one by one are applied at once.
+TEST_F(SlaveTest, GroupedEventsWithinTheBatchDelayAreAppliedAsOneBatch) {
   SlaveOptions o = Options();
   o.apply_batch_delay = absl::Hours(1);
-  o.apply_batch_events = 5;
+  o.apply_batch_events = 9;
   master_.AddEvents(1);
   StartSlave(o);
-  // The first event finds the applier idle: applied at once.
   ASSERT_TRUE(WaitForApplied(1));
   EXPECT_EQ(slave_->Status().apply_transactions(), 1u);
-  for (uint64_t p = 2; p <= 5; ++p) {
-    master_.AddEvents(1);
-    ASSERT_TRUE(WaitForStatus([&](const v1::SlaveStatus& s) { return s.retrieved_position() == p; },
-                              absl::StrCat("retrieved_position == ", p)));
+  // Two groups of three, each durable in one relay-log sync: they wait for the delay (an hour)
+  // or for nine events.
+  for (uint64_t end : {4, 7}) {
+    master_.AddGroup(3);
+    ASSERT_TRUE(
+        WaitForStatus([&](const v1::SlaveStatus& s) { return s.retrieved_position() == end; },
+                      absl::StrCat("retrieved_position == ", end)));
   }
-  // Four events durable in the relay log wait for the delay (an hour) or a fifth.
   EXPECT_EQ(slave_->Status().executed_position(), 1u);
-  master_.AddEvents(1);
-  ASSERT_TRUE(WaitForApplied(6));
+  master_.AddGroup(3);
+  ASSERT_TRUE(WaitForApplied(10));
   v1::SlaveStatus s = slave_->Status();
   EXPECT_EQ(s.apply_transactions(), 2u);
-  EXPECT_EQ(s.executed_gtid_set(), absl::StrCat(kUuid, ":1-6"));
-  EXPECT_EQ(CountRecords(), 6);
+  EXPECT_EQ(s.executed_gtid_set(), absl::StrCat(kUuid, ":1-10"));
+  // A lone event is applied at once, delay or not.
+  master_.AddEvents(1);
+  ASSERT_TRUE(WaitForApplied(11));
+  EXPECT_EQ(slave_->Status().apply_transactions(), 3u);
+  EXPECT_EQ(CountRecords(), 11);
 }
 
 // StopSync ends the applier's wait for a batch, and the applier StartSync starts is idle: what
@@ -461,7 +475,7 @@ TEST_F(SlaveTest, StopSyncEndsTheBatchDelay) {
   master_.AddEvents(1);
   StartSlave(o);
   ASSERT_TRUE(WaitForApplied(1));
-  master_.AddEvents(2);
+  master_.AddGroup(2);
   ASSERT_TRUE(WaitForStatus([](const v1::SlaveStatus& s) { return s.retrieved_position() == 3; },
                             "retrieved_position == 3"));
   EXPECT_EQ(slave_->Status().executed_position(), 1u);
