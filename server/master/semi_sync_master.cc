@@ -97,6 +97,9 @@ void SemiSyncMaster::OnAck(const std::string& slave_id, uint64_t received_positi
     OnAckLocked(slave_id, received_position);
     quorum = QuorumPositionLocked();
     if (quorum <= before) return;
+    for (Waiter* w : waiters_) {
+      if (w->pos <= quorum) CountAckedLocked(w);
+    }
   }
   absl::ReaderMutexLock l(&listener_mu_);
   if (listener_) listener_(quorum);
@@ -175,19 +178,19 @@ SemiSyncMaster::WaitResult SemiSyncMaster::WaitForAck(uint64_t pos, int num_tx) 
   } else {
     max_wait_pos_ = pos;
   }
-  const absl::Time start = clock_->Now();
-  const absl::Time deadline = start + options_.timeout;
+  Waiter me{pos, txs, clock_->Now(), false};
+  const absl::Time deadline = me.start + options_.timeout;
   ++counters_.wait_sessions;
+  waiters_.push_back(&me);
   auto released = [this, pos]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return shutdown_ || !on_ || QuorumPositionLocked() >= pos;
   };
   clock_->AwaitWithDeadline(&mu_, absl::Condition(&released), deadline);
   --counters_.wait_sessions;
+  waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &me));
 
-  if (QuorumPositionLocked() >= pos) {
-    counters_.yes_tx += txs;
-    ++counters_.tx_waits;
-    counters_.tx_wait_time_us += ToMicros(clock_->Now() - start);
+  if (me.counted || QuorumPositionLocked() >= pos) {
+    CountAckedLocked(&me);
     return WaitResult::kAcked;
   }
   if (shutdown_) return WaitResult::kShutdown;
@@ -200,6 +203,14 @@ SemiSyncMaster::WaitResult SemiSyncMaster::WaitForAck(uint64_t pos, int num_tx) 
   }
   counters_.no_tx += txs;
   return WaitResult::kAsync;
+}
+
+void SemiSyncMaster::CountAckedLocked(Waiter* w) {
+  if (w->counted) return;
+  w->counted = true;
+  counters_.yes_tx += w->txs;
+  ++counters_.tx_waits;
+  counters_.tx_wait_time_us += ToMicros(clock_->Now() - w->start);
 }
 
 void SemiSyncMaster::Shutdown() {

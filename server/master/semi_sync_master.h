@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -92,8 +93,9 @@ class SemiSyncMaster {
   // (yes_tx / no_tx count transactions). Returns kAsync when semi-sync is disabled or OFF, or on
   // timeout. As in MySQL: nothing is counted while disabled; a group already acknowledged returns
   // kAcked at once and counts in yes_tx but not in tx_waits; a group that sleeps is counted in
-  // wait_sessions while asleep and in tx_waits / tx_wait_time when acked; a wait on a position
-  // below the highest position waited on before counts in wait_pos_backtraverse.
+  // wait_sessions while asleep and in tx_waits / tx_wait_time when acked (by the OnAck that
+  // releases it, before the ack listener runs); a wait on a position below the highest position
+  // waited on before counts in wait_pos_backtraverse.
   WaitResult WaitForAck(uint64_t pos, int num_tx);
 
   void Shutdown();
@@ -109,6 +111,16 @@ class SemiSyncMaster {
     int connections = 0;
     uint64_t acked = 0;
   };
+  // A WaitForAck asleep on `pos`. It is counted as acknowledged (yes_tx, tx_waits) by the OnAck
+  // whose quorum covers it, before the ack listener runs, so that a write answered by the
+  // listener is already in the counters; or on waking, when something else released it.
+  struct Waiter {
+    uint64_t pos = 0;
+    uint64_t txs = 0;
+    absl::Time start;
+    bool counted = false;
+  };
+  void CountAckedLocked(Waiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void OnAckLocked(const std::string& slave_id, uint64_t received_position)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -127,6 +139,8 @@ class SemiSyncMaster {
   uint64_t binlog_end_ ABSL_GUARDED_BY(mu_) = 0;
   // Highest position a transaction has waited on, for wait_pos_backtraverse.
   uint64_t max_wait_pos_ ABSL_GUARDED_BY(mu_) = 0;
+  // The WaitForAck calls asleep now (on their stacks).
+  std::vector<Waiter*> waiters_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, SlaveState> slaves_ ABSL_GUARDED_BY(mu_);
   // Flush times of recent binlog positions not yet acked, for net_wait_time.
   std::deque<std::pair<uint64_t, absl::Time>> flush_times_ ABSL_GUARDED_BY(mu_);

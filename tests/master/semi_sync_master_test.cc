@@ -408,6 +408,30 @@ TEST_F(SemiSyncMasterTest, WaitPosBacktraverseCounted) {
   EXPECT_EQ(master_->Counters().yes_tx, 2u);
 }
 
+// The ack listener answers writes on the acking thread: by then the ack has counted the waiting
+// group as acknowledged, so a status read after the answer includes it.
+TEST_F(SemiSyncMasterTest, AckListenerSeesTheReleasedGroupCounted) {
+  Start();
+  master_->SlaveConnected("s1", true);
+  master_->OnBinlogFlushed(100);
+  uint64_t yes_seen = 0;
+  uint64_t waits_seen = 0;
+  master_->SetAckListener([&](uint64_t) {
+    SemiSyncCountersSnapshot c = master_->Counters();
+    yes_seen = c.yes_tx;
+    waits_seen = c.tx_waits;
+  });
+  Waiter w(master_.get(), 100);
+  AwaitSessions(1);
+  master_->OnAck("s1", 100);
+  EXPECT_EQ(yes_seen, 1u);
+  EXPECT_EQ(waits_seen, 1u);
+  EXPECT_EQ(w.Join(), WaitResult::kAcked);
+  EXPECT_EQ(master_->Counters().yes_tx, 1u);  // counted once, not again on waking
+  EXPECT_EQ(master_->Counters().tx_waits, 1u);
+  master_->SetAckListener(nullptr);
+}
+
 TEST_F(SemiSyncMasterTest, StaleAckIgnored) {
   Start();
   master_->SlaveConnected("s1", true);
