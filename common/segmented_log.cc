@@ -108,6 +108,7 @@ class SegmentedLog::Impl {
   absl::Status Recover();
   absl::Status Append(const std::vector<LogRecord>& records);
   absl::Status Sync();
+  absl::Status TruncateAfter(uint64_t pos);
   absl::StatusOr<int> PurgeWhile(
       const std::function<bool(const SegmentInfo&, uint64_t total_bytes)>& deletable,
       bool dry_run);
@@ -495,6 +496,99 @@ absl::Status SegmentedLog::Impl::Sync() {
   return absl::OkStatus();
 }
 
+absl::Status SegmentedLog::Impl::TruncateAfter(uint64_t pos) {
+  RETURN_IF_ERROR(Error());
+  if (pos >= last()) return absl::OkStatus();
+  std::vector<SegmentInfo> segs = Segments();
+  if (segs.empty()) return absl::OkStatus();
+  if (pos + 1 < segs.front().first_position) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot truncate log ", options_.dir, " after position ", pos,
+                     ": its oldest record is ", segs.front().first_position, " (purged)"));
+  }
+  // Whole segments after pos, newest first (a crash in between leaves a shorter, valid log).
+  bool deleted = false;
+  while (!segs.empty() && segs.back().first_position > pos) {
+    const SegmentInfo& seg = segs.back();
+    if (seg.path == active_path_) {
+      active_fd_.reset();
+      active_path_.clear();
+      absl::MutexLock l(&mu_);
+      sync_fd_.reset();
+      sync_path_.clear();
+    }
+    if (::unlink(seg.path.c_str()) != 0) return Fail(PosixError("unlink", seg.path, errno));
+    LOG(WARNING) << "log " << options_.dir << ": deleted segment " << seg.path
+                 << " (truncating after position " << pos << ")";
+    total_bytes_.fetch_sub(seg.bytes, std::memory_order_acq_rel);
+    deleted = true;
+    {
+      absl::MutexLock l(&mu_);
+      segments_.pop_back();
+    }
+    segs.pop_back();
+  }
+  if (deleted) {
+    if (absl::Status s = SyncDir(options_.dir); !s.ok()) return Fail(s);
+  }
+  if (segs.empty()) {  // pos is just before the oldest record: the log is now empty
+    active_bytes_ = 0;
+    allocated_ = 0;
+    last_.store(0, std::memory_order_release);
+    durable_.store(0, std::memory_order_release);
+    return absl::OkStatus();
+  }
+  // The segment holding pos: find where record pos ends.
+  const SegmentInfo seg = segs.back();
+  uint64_t cut = lf::kFileHeaderSize;
+  {
+    absl::StatusOr<UniqueFd> rfd = OpenFile(seg.path, O_RDONLY);
+    if (!rfd.ok()) return Fail(rfd.status());
+    FileReader file(rfd->get(), seg.path);
+    file.set_limit(seg.bytes);
+    uint64_t expected = seg.first_position;
+    while (expected <= pos) {
+      RecordView r;
+      absl::StatusOr<At> at = ReadRecordAt(&file, cut, /*header_only=*/true, &r);
+      if (!at.ok()) return Fail(at.status());
+      if (*at != At::kRecord || r.position != expected) {
+        return Fail(Corrupt(seg.path, cut,
+                            absl::StrCat("looking for the end of position ", pos, " found no "
+                                         "record ", expected)));
+      }
+      cut += lf::kRecordHeaderSize + r.length;
+      ++expected;
+    }
+  }
+  if (seg.path != active_path_) {  // a sealed segment becomes the active one again
+    absl::StatusOr<UniqueFd> fd = OpenFile(seg.path, O_WRONLY);
+    if (!fd.ok()) return Fail(fd.status());
+    active_fd_ = std::make_shared<UniqueFd>(std::move(*fd));
+    active_path_ = seg.path;
+    allocated_ = seg.bytes;
+  }
+  if (::ftruncate(active_fd_->get(), static_cast<off_t>(cut)) != 0 ||
+      ::lseek(active_fd_->get(), static_cast<off_t>(cut), SEEK_SET) < 0) {
+    return Fail(PosixError("truncate", active_path_, errno));
+  }
+  if (absl::Status s = DataSync(active_fd_->get(), active_path_); !s.ok()) return Fail(s);
+  LOG(WARNING) << "log " << options_.dir << ": truncated after position " << pos << " ("
+               << last() - pos << " record(s) dropped)";
+  total_bytes_.fetch_sub(seg.bytes - cut, std::memory_order_acq_rel);
+  active_bytes_ = cut;
+  allocated_ = cut;
+  absl::MutexLock l(&mu_);
+  sync_fd_ = active_fd_;
+  sync_path_ = active_path_;
+  SegmentInfo& active = segments_.back();
+  active.last_position = pos;
+  active.bytes = cut;
+  active.modified = absl::Now();
+  last_.store(pos, std::memory_order_release);
+  durable_.store(pos, std::memory_order_release);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> SegmentedLog::Impl::PurgeWhile(
     const std::function<bool(const SegmentInfo&, uint64_t total_bytes)>& deletable,
     bool dry_run) {
@@ -552,6 +646,7 @@ absl::Status SegmentedLog::Append(const std::vector<LogRecord>& records) {
   return impl_->Append(records);
 }
 absl::Status SegmentedLog::Sync() { return impl_->Sync(); }
+absl::Status SegmentedLog::TruncateAfter(uint64_t pos) { return impl_->TruncateAfter(pos); }
 uint64_t SegmentedLog::LastPosition() const { return impl_->last(); }
 uint64_t SegmentedLog::DurablePosition() const { return impl_->durable(); }
 uint64_t SegmentedLog::OldestPosition() const { return impl_->Oldest(); }

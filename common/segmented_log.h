@@ -105,6 +105,14 @@ class SegmentedLog {
   absl::StatusOr<int> PurgeByRetention(uint64_t max_bytes, absl::Duration max_age,
                                        uint64_t must_keep_from, bool dry_run = false);
 
+  // Drops every record with position > pos, durably: whole segments that start after it are
+  // deleted, the segment holding it is cut after it (and becomes the active one). Used by a slave
+  // to drop events its master sent ahead of its own fsync and then lost. Called by the writer
+  // thread, with no Append or Sync running; readers must not have read past `pos` (a reader that
+  // did may return the dropped records: open a new one). No-op when pos >= LastPosition().
+  // InvalidArgument if records at or before pos were purged (pos + 1 < OldestPosition()).
+  absl::Status TruncateAfter(uint64_t pos);
+
   // A reader of records with position > after. OutOfRange (naming OldestPosition()) if `after`
   // is older than the oldest record still on disk, i.e. after + 1 < OldestPosition().
   absl::StatusOr<std::unique_ptr<LogReader>> NewReader(uint64_t after) const;

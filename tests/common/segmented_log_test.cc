@@ -197,6 +197,76 @@ TEST_F(SegmentedLogTest, RotatesSegments) {
   EXPECT_EQ(total, log->TotalBytes());
 }
 
+TEST_F(SegmentedLogTest, TruncateAfterDropsTheTailWithinAndAcrossSegments) {
+  options_.segment_bytes = 256;
+  auto log = Open();
+  AppendOneByOne(log.get(), 1, 40);
+  const std::vector<SegmentInfo> before = log->Segments();
+  ASSERT_GT(before.size(), 3u);
+
+  // Within the active segment: the dropped positions can be written again, with other data.
+  ASSERT_OK(log->TruncateAfter(38));
+  EXPECT_EQ(log->LastPosition(), 38u);
+  EXPECT_EQ(log->DurablePosition(), 38u);
+  ASSERT_OK(log->Append({LogRecord{39, "replaced-39"}}));
+  ASSERT_OK(log->Sync());
+  {
+    auto reader = log->NewReader(37);
+    ASSERT_OK(reader.status());
+    std::vector<LogRecord> out;
+    ASSERT_OK((*reader)->Read(log->DurablePosition(), 10, 1 << 20, &out));
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].payload, Payload(38));
+    EXPECT_EQ(out[1].payload, "replaced-39");
+  }
+
+  // Into a sealed segment: the later segments go, the sealed one is active again.
+  const uint64_t cut = before[1].first_position + 1;
+  ASSERT_OK(log->TruncateAfter(cut));
+  std::vector<SegmentInfo> segs = log->Segments();
+  ASSERT_EQ(segs.size(), 2u);
+  EXPECT_EQ(segs.back().last_position, cut);
+  EXPECT_FALSE(fs::exists(before[2].path));
+  EXPECT_EQ(fs::file_size(segs.back().path), segs.back().bytes);
+  EXPECT_EQ(segs[0].bytes + segs[1].bytes, log->TotalBytes());
+  AppendOneByOne(log.get(), cut + 1, 30);
+  EXPECT_EQ(ReadAll(*log, 0).value_or(0), cut + 30);
+
+  // Durable across a reopen.
+  log.reset();
+  log = Open();
+  EXPECT_EQ(log->LastPosition(), cut + 30);
+  EXPECT_EQ(ReadAll(*log, 0).value_or(0), cut + 30);
+
+  // Before the first record: the log is empty and starts again anywhere.
+  ASSERT_OK(log->TruncateAfter(0));
+  EXPECT_EQ(log->LastPosition(), 0u);
+  EXPECT_TRUE(log->Segments().empty());
+  EXPECT_EQ(log->TotalBytes(), 0u);
+  AppendOneByOne(log.get(), 1, 5);
+  EXPECT_EQ(ReadAll(*log, 0).value_or(0), 5u);
+
+  // No-op at or past the end.
+  ASSERT_OK(log->TruncateAfter(5));
+  ASSERT_OK(log->TruncateAfter(9));
+  EXPECT_EQ(log->LastPosition(), 5u);
+}
+
+TEST_F(SegmentedLogTest, TruncateAfterAPurgedPositionIsRefused) {
+  options_.segment_bytes = 256;
+  auto log = Open();
+  AppendOneByOne(log.get(), 1, 40);
+  ASSERT_OK(log->PurgeBefore(20).status());
+  const uint64_t oldest = log->OldestPosition();
+  ASSERT_GT(oldest, 2u);
+  absl::Status s = log->TruncateAfter(oldest - 2);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("purged"));
+  EXPECT_EQ(log->LastPosition(), 40u);
+  ASSERT_OK(log->TruncateAfter(oldest - 1));  // just before the oldest: allowed, log empty
+  EXPECT_EQ(log->LastPosition(), 0u);
+}
+
 TEST_F(SegmentedLogTest, ActiveSegmentIsPreallocatedAndTheZerosAreCutOff) {
   std::string crash_image;
   {
