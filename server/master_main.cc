@@ -62,6 +62,12 @@ DEFINE_uint64(binlog_purge_check_interval_ms, 10000,
               "Milliseconds between checks of the binlog retention limits");
 DEFINE_uint64(heartbeat_period_ms, 1000,
               "Milliseconds between heartbeats on an idle binlog stream");
+DEFINE_bool(send_before_fsync_when_idle, true,
+            "When no earlier write is still waiting for its acks, send a write's binlog group to "
+            "the slaves right after writing it and before fsyncing it, so the master's fsync "
+            "overlaps the slaves' (lower latency at low concurrency). Slaves apply such events "
+            "only once the master reports them durable, and drop them if it lost them; a client "
+            "is still answered only after both fsyncs");
 DEFINE_uint64(shutdown_grace_ms, 500,
               "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
 DEFINE_int32(rpc_threads, 1,
@@ -119,6 +125,7 @@ absl::StatusOr<MasterOptions> OptionsFromFlags() {
     return absl::InvalidArgumentError("--heartbeat_period_ms must be positive");
   }
   o.heartbeat_period = absl::Milliseconds(FLAGS_heartbeat_period_ms);
+  o.send_before_fsync_when_idle = FLAGS_send_before_fsync_when_idle;
   return o;
 }
 

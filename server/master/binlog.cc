@@ -1,6 +1,7 @@
 // Binlog (see binlog.h).
 #include "server/master/binlog.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -37,18 +38,41 @@ Binlog::Binlog(std::unique_ptr<SegmentedLog> log) : log_(std::move(log)) {
   end_ = log_->DurablePosition();
 }
 
-absl::Status Binlog::AppendDurably(const std::vector<v1::BinlogEvent>& events) {
+absl::Status Binlog::Append(const std::vector<v1::BinlogEvent>& events) {
   scratch_.resize(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     scratch_[i].position = events[i].position();
     events[i].SerializeToString(&scratch_[i].payload);
   }
   RETURN_IF_ERROR(log_->Append(scratch_));
+  absl::MutexLock l(&mu_);
+  for (const v1::BinlogEvent& e : events) unsynced_.emplace_back(e.position(), e.timestamp_us());
+  return absl::OkStatus();
+}
+
+bool Binlog::IsUnsyncedEvent(uint64_t position, int64_t timestamp_us) const {
+  absl::MutexLock l(&mu_);
+  for (const auto& [pos, ts] : unsynced_) {
+    if (pos == position) return pos > end_ && ts == timestamp_us;
+  }
+  return false;
+}
+
+absl::Status Binlog::Sync() {
   RETURN_IF_ERROR(log_->Sync());
   uint64_t end = log_->DurablePosition();
   absl::MutexLock l(&mu_);
-  end_ = end;
+  end_ = std::max(end_, end);
+  const uint64_t durable = end_;
+  unsynced_.erase(std::remove_if(unsynced_.begin(), unsynced_.end(),
+                                 [durable](const auto& e) { return e.first <= durable; }),
+                  unsynced_.end());
   return absl::OkStatus();
+}
+
+absl::Status Binlog::AppendDurably(const std::vector<v1::BinlogEvent>& events) {
+  RETURN_IF_ERROR(Append(events));
+  return Sync();
 }
 
 uint64_t Binlog::EndPosition() const {

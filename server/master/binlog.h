@@ -1,7 +1,7 @@
 // Binlog: the master's durable binlog of BinlogEvent transactions on top of a SegmentedLog, and
 // its durable end (what streams and readers may read up to).
 //
-// Threads: Append() is called by the commit pipeline's committer thread only. Readers
+// Threads: Append/Sync/AppendDurably are called by the commit pipeline's committer thread only. Readers
 // (NewReader/ReadEvents) and EndPosition run on other threads concurrently.
 #ifndef SEMISYNC_SERVER_MASTER_BINLOG_H_
 #define SEMISYNC_SERVER_MASTER_BINLOG_H_
@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -40,12 +41,22 @@ class Binlog {
  public:
   static absl::StatusOr<std::unique_ptr<Binlog>> Open(const LogOptions& options);
 
-  // Appends and fsyncs events (one write + one fsync for the whole group), then publishes the new
-  // durable end (EndPosition). Events must carry consecutive positions after EndPosition().
+  // Appends events with one write, not yet durable: WrittenPosition() moves, EndPosition() does
+  // not. Events must carry consecutive positions after WrittenPosition().
+  absl::Status Append(const std::vector<v1::BinlogEvent>& events);
+  // Makes everything appended durable (one fsync), then publishes the new durable end.
+  absl::Status Sync();
+  // Append and Sync: one write and one fsync for the whole group.
   absl::Status AppendDurably(const std::vector<v1::BinlogEvent>& events);
 
   // Durable end: the last position a reader may read (0 when empty).
   uint64_t EndPosition() const;
+  // Last position written (durable or not); events up to it may have been sent to slaves ahead
+  // of the fsync.
+  uint64_t WrittenPosition() const { return log_->LastPosition(); }
+  // True if the event at `position` is written and not yet durable and has this timestamp (a
+  // slave that received it ahead of the fsync subscribes after it).
+  bool IsUnsyncedEvent(uint64_t position, int64_t timestamp_us) const;
   uint64_t OldestPosition() const { return log_->OldestPosition(); }
   uint64_t TotalBytes() const { return log_->TotalBytes(); }
 
@@ -58,7 +69,6 @@ class Binlog {
 
   absl::StatusOr<int> PurgeByRetention(uint64_t max_bytes, absl::Duration max_age,
                                        uint64_t must_keep_from, bool dry_run = false);
-  absl::Status Sync() { return log_->Sync(); }
 
  private:
   explicit Binlog(std::unique_ptr<SegmentedLog> log);
@@ -67,6 +77,8 @@ class Binlog {
   std::vector<LogRecord> scratch_;  // committer thread only
   mutable absl::Mutex mu_;
   uint64_t end_ ABSL_GUARDED_BY(mu_) = 0;
+  // The events written since the last Sync: (position, timestamp_us).
+  std::vector<std::pair<uint64_t, int64_t>> unsynced_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace semisync

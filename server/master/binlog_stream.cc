@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "glog/logging.h"
 #include "grpcpp/alarm.h"
 #include "server/process_util.h"
@@ -52,6 +53,16 @@ class BinlogStreamer::Call {
     PumpLocked(/*on_loop=*/false);
   }
 
+  // Committer thread: the binlog is durable up to `end`. Events sent ahead of the fsync become
+  // applicable on the slave once it hears so: a heartbeat carries the news when nothing else
+  // is on its way.
+  void OnDurable() {
+    absl::MutexLock lock(&mu_);
+    if (!streaming_ || ending_) return;
+    PumpLocked(/*on_loop=*/false);
+    MaybeConfirmLocked();
+  }
+
   void End(const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     EndLocked(status);
@@ -95,6 +106,9 @@ class BinlogStreamer::Call {
         last_sent_ = absl::Now();
         streaming_ = true;
         PumpLocked(/*on_loop=*/true);
+        // The first message goes out at once (a heartbeat when there is nothing to send): it
+        // tells the slave the stream is open and where the durable binlog ends.
+        if (!write_in_flight_ && !ending_) StartHeartbeatLocked();
         ArmLocked(last_sent_ + streamer_->options_.heartbeat_period);
       }
       gone = ReleasableLocked();
@@ -114,7 +128,20 @@ class BinlogStreamer::Call {
     if (streamer_->shut_down()) return absl::UnavailableError("master is shutting down");
     if (absl::Status s = streamer_->slaves_->CheckRegistered(slave_id_); !s.ok()) return s;
     const uint64_t end = streamer_->binlog_->EndPosition();
-    if (req_.after_position() > end) {
+    const bool identity = !req_.after_gtid().empty() || req_.after_timestamp_us() != 0;
+    // Events sent ahead of the fsync that is still running: the slave may keep them.
+    const bool ahead = req_.after_position() > end && identity &&
+                       streamer_->binlog_->IsUnsyncedEvent(req_.after_position(),
+                                                           req_.after_timestamp_us());
+    if (req_.after_position() > end && identity && !ahead) {
+      return absl::AbortedError(absl::StrCat(
+          "slave ", slave_id_, " holds events up to position ", req_.after_position(),
+          " but the master's binlog is durable only up to ", end,
+          ": events sent ahead of the master's fsync and not (or no longer) durable here; the "
+          "slave drops them and subscribes again"));
+    }
+    if (identity && req_.after_position() > 0) RETURN_IF_ERROR(CheckSameEvent(end));
+    if (req_.after_position() > end && !ahead) {
       return absl::OutOfRangeError(
           absl::StrCat("slave ", slave_id_, " asks for events after position ",
                        req_.after_position(), " but the master's binlog ends at ", end,
@@ -130,6 +157,51 @@ class BinlogStreamer::Call {
     LOG(INFO) << "master " << o.server_uuid << ": slave " << slave_id_
               << " streaming from position " << req_.after_position();
     return reader;
+  }
+
+  // The slave's event at after_position must be this binlog's event there (same gtid and
+  // timestamp). An event already purged here is not checked (it was durable long ago).
+  absl::Status CheckSameEvent(uint64_t end) {
+    const uint64_t p = req_.after_position();
+    if (p > end) return absl::OkStatus();
+    absl::StatusOr<std::vector<v1::BinlogEvent>> mine = streamer_->binlog_->ReadEvents(p - 1, 1);
+    if (absl::IsOutOfRange(mine.status())) return absl::OkStatus();
+    if (!mine.ok()) return mine.status();
+    if (mine->empty() || (*mine)[0].position() != p) {
+      return absl::InternalError(absl::StrCat("cannot read binlog position ", p));
+    }
+    const v1::BinlogEvent& e = (*mine)[0];
+    if (e.gtid() == req_.after_gtid() && e.timestamp_us() == req_.after_timestamp_us()) {
+      return absl::OkStatus();
+    }
+    return absl::AbortedError(absl::StrCat(
+        "slave ", slave_id_, " holds event ", req_.after_gtid(), " (timestamp ",
+        req_.after_timestamp_us(), ") at position ", p, " where this master's binlog has ",
+        e.gtid(), " (timestamp ", e.timestamp_us(), "): the slave holds events the master "
+        "sent ahead of its fsync and lost; it drops them and subscribes again"));
+  }
+
+  // Sets the message's durable position (the binlog's durable end now) and records it as told.
+  void SetDurableLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const uint64_t d = streamer_->binlog_->EndPosition();
+    msg_.set_durable_position(d);
+    told_durable_ = std::max(told_durable_, d);
+  }
+
+  void StartHeartbeatLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    msg_.Clear();
+    SetDurableLocked();
+    msg_.mutable_heartbeat()->set_binlog_end_position(msg_.durable_position());
+    msg_.mutable_heartbeat()->set_timestamp_us(absl::ToUnixMicros(absl::Now()));
+    StartWriteLocked();
+  }
+
+  // Events were sent ahead of the fsync and the slave was not yet told they are durable, and
+  // now they are: a heartbeat tells it (when no write is in flight; else after it).
+  void MaybeConfirmLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (write_in_flight_ || ending_ || !streaming_ || told_durable_ >= sent_) return;
+    if (streamer_->binlog_->EndPosition() <= told_durable_) return;
+    StartHeartbeatLocked();
   }
 
   // Starts the next write if none is in flight: from the in-memory tail when caught up, else
@@ -148,6 +220,7 @@ class BinlogStreamer::Call {
         tail_.pop_front();
       }
       sent_ = msg_.events(msg_.events_size() - 1).position();
+      SetDurableLocked();
       StartWriteLocked();
       return;
     }
@@ -174,6 +247,7 @@ class BinlogStreamer::Call {
     if (events_.empty()) return;
     for (v1::BinlogEvent& e : events_) *msg_.add_events() = std::move(e);
     sent_ = msg_.events(msg_.events_size() - 1).position();
+    SetDurableLocked();
     if (sent_ >= end) {
       tail_overflow_ = false;
       tail_.clear();
@@ -207,6 +281,7 @@ class BinlogStreamer::Call {
         FinishLocked();
       } else {
         PumpLocked(/*on_loop=*/true);
+        MaybeConfirmLocked();
       }
       gone = ReleasableLocked();
     }
@@ -238,10 +313,7 @@ class BinlogStreamer::Call {
         PumpLocked(/*on_loop=*/true);
         const absl::Duration period = streamer_->options_.heartbeat_period;
         if (!write_in_flight_ && !ending_ && absl::Now() - last_sent_ >= period) {
-          msg_.Clear();
-          msg_.mutable_heartbeat()->set_binlog_end_position(streamer_->binlog_->EndPosition());
-          msg_.mutable_heartbeat()->set_timestamp_us(absl::ToUnixMicros(absl::Now()));
-          StartWriteLocked();
+          StartHeartbeatLocked();
         }
         // Next heartbeat check; never in the past (a write may be in flight for long).
         const absl::Time now = absl::Now();
@@ -334,6 +406,9 @@ class BinlogStreamer::Call {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;  // last position handed to gRPC
+  // The highest durable position told to the slave (durable_position, heartbeats): events sent
+  // after it were sent ahead of the master's fsync.
+  uint64_t told_durable_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_sent_ ABSL_GUARDED_BY(mu_);
   // Caught up: groups flushed while a write is in flight, consecutive after sent_. Behind
   // (tail_overflow_): empty; the loop reads the files with reader_.
@@ -364,6 +439,11 @@ void BinlogStreamer::OnFlushed(const std::vector<v1::BinlogEvent>& events) {
   if (events.empty()) return;
   absl::MutexLock lock(&mu_);
   for (Call* c : calls_) c->OnFlushed(events);
+}
+
+void BinlogStreamer::OnDurable() {
+  absl::MutexLock lock(&mu_);
+  for (Call* c : calls_) c->OnDurable();
 }
 
 void BinlogStreamer::Shutdown() {

@@ -61,8 +61,14 @@ class BinlogStreamer {
 
   // Serves SubscribeBinlog on `loop` (before BuildAndStart).
   void Register(AsyncRpcLoop* loop, SubscribeBinlogRequestFn request);
-  // Committer thread: `events` were just made durable (consecutive positions).
+  // Committer thread: `events` (consecutive positions) were just written to the binlog: made
+  // durable, or (an idle master overlapping its fsync with the slaves') about to be, in which
+  // case OnDurable follows the fsync. Each message tells the slave the durable end
+  // (SubscribeBinlogResponse.durable_position); a slave applies nothing past it.
   void OnFlushed(const std::vector<v1::BinlogEvent>& events);
+  // Committer thread: the binlog's durable end moved past events sent ahead of the fsync; streams
+  // that have not said so yet send a heartbeat with it.
+  void OnDurable();
   // Ends every open stream with UNAVAILABLE; streams opened later are refused.
   void Shutdown();
   // After the gRPC server has shut down and before the loop drains: waits until every stream's

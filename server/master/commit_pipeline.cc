@@ -12,6 +12,9 @@
 
 namespace semisync {
 
+// A group sent ahead of its fsync is a light load's: one or two writes, nothing queued behind.
+constexpr size_t kMaxEventsSentAhead = 2;
+
 struct CommitPipeline::Write {
   v1::RowOp op = v1::ROW_OP_UNSPECIFIED;
   int64_t id = 0;
@@ -172,7 +175,26 @@ void CommitPipeline::CommitterLoop() {
     batch.clear();
 
     absl::Status s;
-    if (!group->events.empty()) s = binlog_->AppendDurably(group->events);
+    bool sent_ahead = false;
+    if (!group->events.empty()) {
+      s = binlog_->Append(group->events);
+      // Not before the first durable event: durable_position 0 means "all durable" to a slave.
+      if (s.ok() && options_.send_before_fsync_when_idle && options_.on_flushed &&
+          binlog_->EndPosition() > 0 && semi_sync_->IsOn()) {
+        bool idle = false;
+        {
+          absl::MutexLock l(&mu_);
+          idle = completions_.empty() && !completer_busy_ && queue_.empty() &&
+                 group->events.size() <= kMaxEventsSentAhead;
+        }
+        if (idle) {
+          semi_sync_->OnBinlogFlushed(group->events.back().position());
+          options_.on_flushed(group->events);
+          sent_ahead = true;
+        }
+      }
+      if (s.ok()) s = binlog_->Sync();
+    }
     if (!s.ok()) {
       LOG(ERROR) << "master " << options_.server_uuid
                  << ": binlog write failed, refusing all further writes until restart: " << s;
@@ -185,7 +207,9 @@ void CommitPipeline::CommitterLoop() {
       Finish(group.get(), broken, false);
       continue;
     }
-    if (!group->events.empty()) {
+    if (sent_ahead) {
+      if (options_.on_durable) options_.on_durable();
+    } else if (!group->events.empty()) {
       semi_sync_->OnBinlogFlushed(group->events.back().position());
       if (options_.on_flushed) options_.on_flushed(group->events);
     }
@@ -243,11 +267,13 @@ void CommitPipeline::CompleterLoop() {
     auto g = std::make_unique<Group>();
     {
       absl::MutexLock l(&mu_);
+      completer_busy_ = false;
       auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !completions_.empty() || committer_done_;
       };
       mu_.Await(absl::Condition(&cond));
       if (completions_.empty()) break;  // the committer is gone and everything is drained
+      completer_busy_ = true;
       while (!completions_.empty() &&
              (g->writes.empty() || g->events.size() + completions_.front()->events.size() <=
                                        options_.max_completion_events)) {

@@ -84,6 +84,15 @@ struct CommitPipelineOptions {
   // Called on the committer thread with every group once it is durable in the binlog (the
   // binlog streams send it to caught-up slaves from memory). May be empty.
   std::function<void(const std::vector<v1::BinlogEvent>& events)> on_flushed;
+  // Semi-sync, idle pipeline (no earlier group still waiting for its acks or its commit): the
+  // group is handed to on_flushed right after its binlog write, before the fsync, so that the
+  // master's fsync and the slave's (plus the trip there) overlap, and on_durable follows the
+  // fsync. A slave applies such events only once told they are durable, and drops them if the
+  // master lost them (SubscribeBinlogResponse.durable_position): nothing is acknowledged to a
+  // client before both fsyncs either way. Only when idle: under load, sending after the fsync
+  // lets groups grow while the slave syncs, and master and slave share one disk's flushes.
+  bool send_before_fsync_when_idle = true;
+  std::function<void()> on_durable;
 };
 
 class CommitPipeline final : public RecordWriter {
@@ -149,6 +158,8 @@ class CommitPipeline final : public RecordWriter {
   std::deque<std::unique_ptr<Group>> completions_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool committer_done_ ABSL_GUARDED_BY(mu_) = false;
+  // The completer holds groups taken from completions_ (waiting for acks or committing).
+  bool completer_busy_ ABSL_GUARDED_BY(mu_) = false;
   // Sticky failure of the write path.
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   // Set by the purger: binlog segments below this position may be purged (0: no request).

@@ -74,6 +74,8 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const MasterOptions& option
   pipeline_options.on_flushed = [repl](const std::vector<v1::BinlogEvent>& events) {
     repl->OnFlushed(events);
   };
+  pipeline_options.on_durable = [repl] { repl->OnDurable(); };
+  pipeline_options.send_before_fsync_when_idle = options.send_before_fsync_when_idle;
   m->pipeline_ = std::make_unique<CommitPipeline>(pipeline_options, m->binlog_.get(),
                                                   m->storage_.get(), m->semi_sync_.get(),
                                                   std::max<int64_t>(max_id, m->max_binlog_id_) + 1);

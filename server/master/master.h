@@ -36,6 +36,8 @@ struct MasterOptions {
   absl::Duration binlog_retention_age = absl::ZeroDuration();
   absl::Duration binlog_purge_check_interval = absl::Seconds(10);
   absl::Duration heartbeat_period = absl::Seconds(1);
+  // See CommitPipelineOptions::send_before_fsync_when_idle.
+  bool send_before_fsync_when_idle = true;
   int read_sessions = 4;
 };
 

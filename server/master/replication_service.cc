@@ -67,11 +67,12 @@ grpc::Status ReplicationServiceImpl::HandleAck(const v1::AckRequest& req,
   const std::string& id = req.slave_id();
   if (!IsValidSlaveId(id)) return BadSlaveId(id);
   if (absl::Status s = slaves_->CheckRegistered(id); !s.ok()) return ToGrpcStatus(s);
-  uint64_t end = binlog_->EndPosition();
-  if (req.received_position() > end) {
+  // Events may be acknowledged before the master's own fsync (sent ahead of it when idle).
+  const uint64_t written = binlog_->WrittenPosition();
+  if (req.received_position() > written) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("received_position ", req.received_position(),
-                                     " is beyond the binlog end ", end));
+                                     " is beyond the binlog end ", written));
   }
   if (req.applied_position() > req.received_position()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -81,7 +82,7 @@ grpc::Status ReplicationServiceImpl::HandleAck(const v1::AckRequest& req,
   slaves_->OnAck(id, req.received_position(), req.applied_position(),
                  req.applied_timestamp_us(), absl::Now());
   if (slaves_->IsSemiSync(id)) semi_sync_->OnAck(id, req.received_position());
-  resp->set_binlog_end_position(end);
+  resp->set_binlog_end_position(binlog_->EndPosition());
   return grpc::Status::OK;
 }
 

@@ -39,6 +39,7 @@ class ReplicationServiceImpl final : public ReplicationServiceBase {
   void Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop);
   // Committer thread: a group of events was made durable (feeds caught-up streams).
   void OnFlushed(const std::vector<v1::BinlogEvent>& events) { streamer_.OnFlushed(events); }
+  void OnDurable() { streamer_.OnDurable(); }
   // Ends every binlog stream with UNAVAILABLE (master shutdown).
   void Shutdown() { streamer_.Shutdown(); }
   // After the gRPC server shut down, before the RPC loop drains (BinlogStreamer::WaitUntilEnded).

@@ -55,11 +55,12 @@ void Slave::ApplierLoop() {
     executed = *std::move(parsed);
   }
   std::unique_ptr<LogReader> reader;  // opened lazily at `state.applied_position`
+  uint64_t truncations = 0;            // relay_truncations_ when `reader` was opened
   auto wake = [this, &state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stop_sql_ || received_position_ > state.applied_position;
+    return stop_sql_ || ApplicableLocked() > state.applied_position;
   };
   auto full_batch = [this, &state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stop_sql_ || received_position_ >= state.applied_position + options_.apply_batch_events;
+    return stop_sql_ || ApplicableLocked() >= state.applied_position + options_.apply_batch_events;
   };
   absl::Time last_batch = absl::InfinitePast();  // when the last batch began
   auto stop_with_error = [this](const std::string& error) {
@@ -69,19 +70,24 @@ void Slave::ApplierLoop() {
     sql_running_ = false;
   };
   while (true) {
+    uint64_t durable = 0;
     {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
       // Under load (events arriving in groups) batches begin no closer than apply_batch_delay:
       // what arrives meanwhile joins this one.
-      if (received_position_ > state.applied_position && grouped_since_batch_) {
+      if (ApplicableLocked() > state.applied_position && grouped_since_batch_) {
         mu_.AwaitWithDeadline(absl::Condition(&full_batch),
                               last_batch + options_.apply_batch_delay);
       }
       if (stop_sql_) break;
       grouped_since_batch_ = false;
+      durable = ApplicableLocked();
+      if (relay_truncations_ != truncations) {
+        truncations = relay_truncations_;
+        reader.reset();  // its buffer may hold dropped bytes
+      }
     }
-    const uint64_t durable = relay_->DurablePosition();
     if (durable <= state.applied_position) continue;
     if (!reader) {
       absl::StatusOr<std::unique_ptr<LogReader>> r = relay_->NewReader(state.applied_position);

@@ -109,6 +109,14 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   v1::SubscribeBinlogRequest sub_req;
   sub_req.set_slave_id(options_.slave_id);
   sub_req.set_after_position(last);
+  if (absl::Status s = IdentifyLastEvent(last, &sub_req); !s.ok()) {
+    absl::MutexLock lock(&mu_);
+    call_ctx_.reset();
+    streaming_ = false;
+    registered_ = false;
+    *fatal = s;
+    return s;
+  }
   absl::Status result;
   grpc::Status fs = Stream(ctx.get(), sub_req, &last, progress, fatal, &result);
   bool timed_out = false;
@@ -130,6 +138,13 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   if (fs.ok()) {
     return absl::UnavailableError(absl::StrCat("master ", master, " ended the binlog stream"));
   }
+  if (fs.error_code() == grpc::StatusCode::ABORTED) {
+    RETURN_IF_ERROR(DropUnconfirmedEvents(fs));
+    *progress = true;  // subscribe again at once, after the events kept
+    return absl::UnavailableError(absl::StrCat(
+        "master ", master, " does not have the relay log's last events durably (",
+        fs.error_message(), "); dropped them, subscribing again"));
+  }
   if (fs.error_code() == grpc::StatusCode::OUT_OF_RANGE) {
     return absl::OutOfRangeError(absl::StrCat(
         "master ", master, " cannot stream after position ", last, ": ", fs.error_message(),
@@ -138,6 +153,73 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   return absl::UnavailableError(absl::StrCat("binlog stream from master ", master,
                                              " failed: ", fs.error_message(), " (code ",
                                              fs.error_code(), ")"));
+}
+
+absl::Status Slave::IdentifyLastEvent(uint64_t position, v1::SubscribeBinlogRequest* req) {
+  if (position == 0) return absl::OkStatus();
+  if (relay_->LastPosition() >= position) {
+    absl::StatusOr<std::unique_ptr<LogReader>> reader = relay_->NewReader(position - 1);
+    std::vector<LogRecord> records;
+    absl::Status s = reader.status();
+    if (s.ok()) s = (*reader)->Read(position, 1, 1 << 20, &records);
+    v1::BinlogEvent e;
+    if (s.ok() && (records.size() != 1 || records[0].position != position ||
+                   !e.ParseFromString(records[0].payload))) {
+      s = absl::DataLossError(absl::StrCat("no valid event at position ", position));
+    }
+    if (!s.ok()) {
+      return absl::InternalError(
+          absl::StrCat("cannot read the relay log's last event: ", s.message()));
+    }
+    req->set_after_gtid(e.gtid());
+    req->set_after_timestamp_us(e.timestamp_us());
+    return absl::OkStatus();
+  }
+  absl::MutexLock lock(&mu_);
+  // (A state without the event's timestamp cannot be checked: subscribe without identity.)
+  if (applied_.applied_position == position && applied_.applied_timestamp_us != 0) {
+    req->set_after_gtid(applied_.applied_gtid);
+    req->set_after_timestamp_us(applied_.applied_timestamp_us);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Slave::DropUnconfirmedEvents(const grpc::Status& refusal) {
+  const std::string& master = options_.master_address;
+  uint64_t keep = 0;
+  GtidSet executed;
+  uint64_t applied = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    keep = std::max(confirmed_position_, applied_.applied_position);
+    applied = applied_.applied_position;
+    absl::StatusOr<GtidSet> parsed = GtidSet::Parse(applied_.executed_gtid_set);
+    if (parsed.ok()) executed = *std::move(parsed);
+  }
+  const uint64_t last = relay_->LastPosition();
+  if (last <= keep) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "master ", master, " refuses to stream after position ", std::max(last, keep), ": ",
+        refusal.error_message(), " (the slave's data diverges from the master's: it must be "
+        "re-seeded by an operator)"));
+  }
+  {
+    absl::MutexLock lock(&relay_write_mu_);
+    if (absl::Status s = relay_->TruncateAfter(keep); !s.ok()) {
+      return absl::InternalError(absl::StrCat("cannot drop the relay log after position ", keep,
+                                              ": ", s.message()));
+    }
+  }
+  absl::StatusOr<GtidSet> retrieved = RetrievedGtids(executed, applied);
+  LOG(WARNING) << Who() << "dropped relay log positions " << keep + 1 << ".." << last
+               << ": master " << master << " never reported them durable and does not have "
+               << "them now (" << refusal.error_message() << ")";
+  absl::MutexLock lock(&mu_);
+  received_position_ = std::max(relay_->LastPosition(), applied_.applied_position);
+  acked_received_ = std::min(acked_received_, received_position_);
+  ++relay_truncations_;
+  if (retrieved.ok()) retrieved_ = *std::move(retrieved);
+  return absl::OkStatus();
 }
 
 absl::Status Slave::CheckMasterUuid(const std::string& uuid) {
@@ -384,6 +466,12 @@ absl::Status Slave::OnStreamMessage(const v1::SubscribeBinlogResponse& msg, uint
   }
   absl::MutexLock lock(&mu_);
   last_heard_ = absl::Now();
+  // What the master reports durable in its binlog (a master that sends only durable events
+  // leaves durable_position 0), as far as this stream has brought events.
+  uint64_t durable = msg.durable_position();
+  if (msg.events_size() > 0 && durable == 0) durable = *last;
+  if (msg.has_heartbeat()) durable = std::max(durable, msg.heartbeat().binlog_end_position());
+  confirmed_position_ = std::max(confirmed_position_, std::min(durable, *last));
   if (msg.events_size() > 0) {
     master_end_ = std::max(master_end_, *last);
     for (const v1::BinlogEvent& e : msg.events()) {

@@ -93,25 +93,7 @@ absl::Status Slave::Init() {
     ASSIGN_OR_RETURN(relay_, SegmentedLog::Open(log_options));
   }
 
-  // Retrieved = executed + what the relay log holds beyond it.
-  GtidSet retrieved = executed;
-  if (relay_->LastPosition() > applied) {
-    ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, relay_->NewReader(applied));
-    std::vector<LogRecord> records;
-    do {
-      records.clear();
-      RETURN_IF_ERROR(reader->Read(relay_->DurablePosition(), 1000, 4u << 20, &records));
-      for (const LogRecord& r : records) {
-        v1::BinlogEvent event;
-        if (!event.ParseFromString(r.payload)) {
-          return absl::DataLossError(
-              absl::StrCat("relay log record at position ", r.position, " is not an event"));
-        }
-        absl::StatusOr<Gtid> gtid = Gtid::Parse(event.gtid());
-        if (gtid.ok()) retrieved.Add(*gtid);
-      }
-    } while (!records.empty());
-  }
+  ASSIGN_OR_RETURN(GtidSet retrieved, RetrievedGtids(executed, applied));
 
   grpc::ChannelArguments args;
   // The channel's own reconnect backoff must not outlast ours (its default max is 120 s).
@@ -133,6 +115,9 @@ absl::Status Slave::Init() {
   master_uuid_ = uuid;
   applied_ = state;
   received_position_ = std::max(relay_->LastPosition(), applied);
+  // The relay log may end with events the master sent ahead of its fsync and then lost: they
+  // are applied once the master (at the next subscription) reports them durable.
+  confirmed_position_ = applied;
   retrieved_ = std::move(retrieved);
   LOG(INFO) << Who() << "opened: applied position " << applied << ", relay log ["
             << relay_->OldestPosition() << ", " << relay_->LastPosition() << "], master "
@@ -241,6 +226,28 @@ void Slave::Shutdown() {
     if (!s.ok()) LOG(ERROR) << Who() << "relay log sync at shutdown: " << s;
   }
   LOG(INFO) << Who() << "shut down";
+}
+
+absl::StatusOr<GtidSet> Slave::RetrievedGtids(const GtidSet& executed, uint64_t applied) const {
+  // Retrieved = executed + what the relay log holds beyond it.
+  GtidSet retrieved = executed;
+  if (relay_->LastPosition() <= applied) return retrieved;
+  ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, relay_->NewReader(applied));
+  std::vector<LogRecord> records;
+  do {
+    records.clear();
+    RETURN_IF_ERROR(reader->Read(relay_->DurablePosition(), 1000, 4u << 20, &records));
+    for (const LogRecord& r : records) {
+      v1::BinlogEvent event;
+      if (!event.ParseFromString(r.payload)) {
+        return absl::DataLossError(
+            absl::StrCat("relay log record at position ", r.position, " is not an event"));
+      }
+      absl::StatusOr<Gtid> gtid = Gtid::Parse(event.gtid());
+      if (gtid.ok()) retrieved.Add(*gtid);
+    }
+  } while (!records.empty());
+  return retrieved;
 }
 
 v1::SlaveStatus Slave::Status() const {

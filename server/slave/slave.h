@@ -36,6 +36,7 @@
 #ifndef SEMISYNC_SERVER_SLAVE_SLAVE_H_
 #define SEMISYNC_SERVER_SLAVE_SLAVE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -133,6 +134,19 @@ class Slave {
   absl::Status AppendToRelayLog(const v1::SubscribeBinlogResponse& msg, uint64_t expected_first);
   // The relay log is durable up to `durable`: publishes it to the applier and the acker.
   void DurableLocked(uint64_t durable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What the applier may apply: durable here and reported durable by the master.
+  uint64_t ApplicableLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return std::min(received_position_, confirmed_position_);
+  }
+  // The identity (gtid, timestamp) of the event at `position`, the last one held (relay log, or
+  // the database's applied state), for SubscribeBinlogRequest.
+  absl::Status IdentifyLastEvent(uint64_t position, v1::SubscribeBinlogRequest* req);
+  // The master refused the subscription (ABORTED): the relay log holds events it
+  // does not have durably. Drops the events the master never reported durable; an error when
+  // there are none to drop (the slave and the master diverge).
+  absl::Status DropUnconfirmedEvents(const grpc::Status& refusal);
+  // executed + the GTIDs of the relay log's events after `applied`.
+  absl::StatusOr<GtidSet> RetrievedGtids(const GtidSet& executed, uint64_t applied) const;
   struct AckCall;
   // The SubscribeBinlog stream (see relay_receiver.cc): returns its final status; *last is the
   // last position appended; *result / *fatal as in ReceiveOnce.
@@ -199,6 +213,13 @@ class Slave {
   bool registered_ ABSL_GUARDED_BY(mu_) = false;  // the master knows us (acks make sense)
   absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
   uint64_t received_position_ ABSL_GUARDED_BY(mu_) = 0;  // durable in the relay log
+  // The master reported its binlog durable up to here (events after it were sent ahead of its
+  // fsync): the applier applies nothing past it, and a refused subscription drops what is past
+  // it from the relay log.
+  uint64_t confirmed_position_ ABSL_GUARDED_BY(mu_) = 0;
+  // Times the relay log was truncated (DropUnconfirmedEvents): the applier then reopens its
+  // reader, whose buffer may hold the dropped bytes.
+  uint64_t relay_truncations_ ABSL_GUARDED_BY(mu_) = 0;
   // Since the applier's last batch began, one relay-log sync made more than one event durable:
   // the master is committing groups (concurrent writers), and the applier's batch delay applies.
   bool grouped_since_batch_ ABSL_GUARDED_BY(mu_) = false;

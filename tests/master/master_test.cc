@@ -2,6 +2,7 @@
 // binlog, AFTER_SYNC ordering (nothing is committed or answered before an ack) and the timeout
 // fallback to asynchronous replication.
 #include "server/master/master.h"
+#include "server/master/binlog.h"
 #include "server/process_util.h"
 
 #include <thread>
@@ -289,6 +290,167 @@ TEST(MasterTest, AfterSyncCommitsAndAnswersOnlyAfterTheAck) {
   ASSERT_EQ(status.slaves_size(), 1);
   EXPECT_EQ(status.slaves(0).acked_position(), 1u);
   sc.TryCancel();
+}
+
+// Registers `id` as a semi-sync slave and opens its stream after `after`.
+std::unique_ptr<grpc::ClientReader<v1::SubscribeBinlogResponse>> Subscribe(
+    ServedMaster* m, grpc::ClientContext* ctx, const std::string& id, uint64_t after) {
+  grpc::ClientContext rc;
+  v1::RegisterSlaveRequest reg;
+  reg.set_slave_id(id);
+  reg.set_semi_sync(true);
+  v1::RegisterSlaveResponse reg_resp;
+  EXPECT_TRUE(m->repl->RegisterSlave(&rc, reg, &reg_resp).ok());
+  v1::SubscribeBinlogRequest sub;
+  sub.set_slave_id(id);
+  sub.set_after_position(after);
+  return m->repl->SubscribeBinlog(ctx, sub);
+}
+
+bool Ack(ServedMaster* m, const std::string& id, uint64_t position) {
+  grpc::ClientContext ac;
+  v1::AckRequest ack;
+  ack.set_slave_id(id);
+  ack.set_received_position(position);
+  v1::AckResponse resp;
+  grpc::Status s = m->repl->Ack(&ac, ack, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return s.ok();
+}
+
+// The next stream message carrying events (heartbeats before it are skipped).
+bool ReadEvents(grpc::ClientReader<v1::SubscribeBinlogResponse>* stream,
+                v1::SubscribeBinlogResponse* msg) {
+  do {
+    if (!stream->Read(msg)) return false;
+  } while (msg->events_size() == 0);
+  return true;
+}
+
+TEST(MasterTest, AnIdleMasterSendsAWriteAheadOfItsFsyncThenSaysItIsDurable) {
+  for (bool ahead : {true, false}) {
+    SCOPED_TRACE(ahead ? "send_before_fsync_when_idle" : "after the fsync");
+    std::string dir = MakeTempDir("master_send_ahead");
+    MasterOptions o = Options(dir);
+    o.semi_sync.enabled = true;
+    o.semi_sync.timeout = absl::Seconds(60);
+    o.send_before_fsync_when_idle = ahead;
+    ServedMaster m(o);
+    grpc::ClientContext sc;
+    auto stream = Subscribe(&m, &sc, "s1", 0);
+    v1::SubscribeBinlogResponse msg;
+    ASSERT_TRUE(stream->Read(&msg));  // at once: a heartbeat with the durable end
+    EXPECT_TRUE(msg.has_heartbeat());
+    EXPECT_EQ(msg.durable_position(), 0u);
+
+    for (uint64_t pos = 1; pos <= 2; ++pos) {
+      std::thread writer([&] {
+        grpc::ClientContext c;
+        v1::CreateRecordRequest create;
+        create.set_content("w");
+        v1::RecordWriteResponse created;
+        grpc::Status st = m.records->CreateRecord(&c, create, &created);
+        EXPECT_TRUE(st.ok()) << st.error_message();
+        EXPECT_TRUE(created.write().semi_sync_acked());
+      });
+      ASSERT_TRUE(ReadEvents(stream.get(), &msg));
+      ASSERT_EQ(msg.events(0).position(), pos);
+      // The first write is never sent ahead (durable_position 0 means "all durable"); the
+      // second is, when enabled: it arrives saying the binlog is durable up to the first only,
+      // and a heartbeat follows the fsync.
+      if (ahead && pos == 2) {
+        EXPECT_EQ(msg.durable_position(), 1u);
+        ASSERT_TRUE(stream->Read(&msg));
+        ASSERT_TRUE(msg.has_heartbeat());
+        EXPECT_EQ(msg.durable_position(), 2u);
+        EXPECT_EQ(msg.heartbeat().binlog_end_position(), 2u);
+      } else {
+        EXPECT_EQ(msg.durable_position(), pos);
+      }
+      ASSERT_TRUE(Ack(&m, "s1", pos));
+      writer.join();
+    }
+    EXPECT_EQ(m.master()->Status().semi_sync().yes_tx(), 2u);
+    sc.TryCancel();
+  }
+}
+
+TEST(MasterTest, SubscribeChecksTheSlavesLastEventAgainstTheBinlog) {
+  std::string dir = MakeTempDir("master_subscribe_identity");
+  ServedMaster m(Options(dir));
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext c;
+    v1::CreateRecordRequest create;
+    create.set_content("w");
+    v1::RecordWriteResponse created;
+    ASSERT_TRUE(m.records->CreateRecord(&c, create, &created).ok());
+  }
+  grpc::ClientContext gc;
+  v1::GetBinlogRequest get;
+  get.set_after_position(1);
+  v1::GetBinlogResponse binlog;
+  ASSERT_TRUE(m.repl->GetBinlog(&gc, get, &binlog).ok());
+  ASSERT_EQ(binlog.events_size(), 1);
+  const v1::BinlogEvent& second = binlog.events(0);
+
+  int slaves = 0;  // a new slave id each time: the previous stream may still be closing
+  auto subscribe = [&](uint64_t after, const std::string& gtid, int64_t ts) {
+    const std::string id = absl::StrCat("s", ++slaves);
+    grpc::ClientContext rc;
+    v1::RegisterSlaveRequest reg;
+    reg.set_slave_id(id);
+    v1::RegisterSlaveResponse reg_resp;
+    EXPECT_TRUE(m.repl->RegisterSlave(&rc, reg, &reg_resp).ok());
+    grpc::ClientContext sc;
+    sc.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::SubscribeBinlogRequest sub;
+    sub.set_slave_id(id);
+    sub.set_after_position(after);
+    sub.set_after_gtid(gtid);
+    sub.set_after_timestamp_us(ts);
+    auto stream = m.repl->SubscribeBinlog(&sc, sub);
+    v1::SubscribeBinlogResponse msg;
+    if (stream->Read(&msg)) {
+      sc.TryCancel();
+      stream->Finish();
+      return grpc::Status::OK;
+    }
+    return stream->Finish();
+  };
+  // The same event: accepted.
+  EXPECT_TRUE(subscribe(2, second.gtid(), second.timestamp_us()).ok());
+  // Another event at that position (the master lost the slave's and wrote a new one).
+  grpc::Status s = subscribe(2, second.gtid(), second.timestamp_us() + 1);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+  EXPECT_NE(s.error_message().find("lost"), std::string::npos) << s.error_message();
+  // Past the durable end: with the slave's event, refused for it to drop; without, out of range.
+  s = subscribe(5, absl::StrCat(m.master()->Status().server_uuid(), ":5"), 12345);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED) << s.error_message();
+  s = subscribe(5, "", 0);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE) << s.error_message();
+}
+
+TEST(MasterTest, BinlogKnowsTheEventsWrittenAndNotYetDurable) {
+  LogOptions lo;
+  lo.dir = MakeTempDir("master_binlog_unsynced");
+  lo.prefix = "binlog";
+  absl::StatusOr<std::unique_ptr<Binlog>> binlog = Binlog::Open(lo);
+  ASSERT_TRUE(binlog.ok()) << binlog.status();
+  std::vector<v1::BinlogEvent> events(2);
+  for (int i = 0; i < 2; ++i) {
+    events[i].set_position(i + 1);
+    events[i].set_gtid(absl::StrCat("u:", i + 1));
+    events[i].set_timestamp_us(1000 + i);
+  }
+  ASSERT_TRUE((*binlog)->Append(events).ok());
+  EXPECT_EQ((*binlog)->WrittenPosition(), 2u);
+  EXPECT_EQ((*binlog)->EndPosition(), 0u);
+  EXPECT_TRUE((*binlog)->IsUnsyncedEvent(2, 1001));
+  EXPECT_FALSE((*binlog)->IsUnsyncedEvent(2, 1002));  // another event there
+  EXPECT_FALSE((*binlog)->IsUnsyncedEvent(3, 1002));  // never written
+  ASSERT_TRUE((*binlog)->Sync().ok());
+  EXPECT_EQ((*binlog)->EndPosition(), 2u);
+  EXPECT_FALSE((*binlog)->IsUnsyncedEvent(2, 1001));  // durable now: checked on disk
 }
 
 TEST(MasterTest, TimeoutCompletesAsyncAndSwitchesOff) {

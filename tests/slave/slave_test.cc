@@ -88,6 +88,11 @@ class FakeMaster final : public v1::ReplicationService::Service {
     absl::MutexLock lock(&mu_);
     subscribe_error_ = status;
   }
+  // The next subscription only is refused with `status`.
+  void RefuseNextSubscribe(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    refuse_next_ = status;
+  }
   void SetUuid(const std::string& uuid) {
     absl::MutexLock lock(&mu_);
     uuid_ = uuid;
@@ -128,12 +133,26 @@ class FakeMaster final : public v1::ReplicationService::Service {
       absl::MutexLock lock(&mu_);
       subscribes_.push_back(cursor);
       if (!subscribe_error_.ok()) return subscribe_error_;
+      if (!refuse_next_.ok()) {
+        grpc::Status refusal = refuse_next_;
+        refuse_next_ = grpc::Status::OK;
+        return refusal;
+      }
       generation = end_generation_;
     }
     auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return shutdown_ || end_generation_ != generation || !inject_.empty() ||
              binlog_.size() > cursor;
     };
+    {
+      // Like the master: a heartbeat first, with the durable end.
+      v1::SubscribeBinlogResponse hello;
+      {
+        absl::MutexLock lock(&mu_);
+        hello.mutable_heartbeat()->set_binlog_end_position(binlog_.size());
+      }
+      if (!writer->Write(hello)) return grpc::Status(grpc::StatusCode::CANCELLED, "gone");
+    }
     while (true) {
       v1::SubscribeBinlogResponse msg;
       {
@@ -202,6 +221,7 @@ class FakeMaster final : public v1::ReplicationService::Service {
   std::vector<v1::BinlogEvent> binlog_ ABSL_GUARDED_BY(mu_);  // binlog_[i].position == i + 1
   std::deque<v1::SubscribeBinlogResponse> inject_ ABSL_GUARDED_BY(mu_);
   grpc::Status subscribe_error_ ABSL_GUARDED_BY(mu_);
+  grpc::Status refuse_next_ ABSL_GUARDED_BY(mu_);
   grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
   int end_generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
@@ -485,6 +505,82 @@ TEST_F(SlaveTest, StopSyncEndsTheBatchDelay) {
   ASSERT_OK(slave_->StartSync());
   ASSERT_TRUE(WaitForApplied(3));
   EXPECT_EQ(CountRecords(), 3);
+}
+
+// A message whose events go past its durable_position: the master sent them ahead of its fsync.
+v1::SubscribeBinlogResponse SentAhead(const std::vector<v1::BinlogEvent>& events,
+                                      uint64_t durable) {
+  v1::SubscribeBinlogResponse msg;
+  for (const v1::BinlogEvent& e : events) *msg.add_events() = e;
+  msg.set_durable_position(durable);
+  return msg;
+}
+
+TEST_F(SlaveTest, EventsSentAheadOfTheMastersFsyncAreAppliedOnlyOnceDurable) {
+  master_.Inject(SentAhead(Events(1, 3), 1));
+  StartSlave(Options());
+  // Persisted and acknowledged (the master's wait needs it) ...
+  ASSERT_TRUE(WaitFor([&] { return master_.max_acked() == 3; }, "ack of position 3"));
+  ASSERT_TRUE(WaitForApplied(1));
+  // ... but applied only up to what the master has durably.
+  EXPECT_EQ(slave_->Status().executed_position(), 1u);
+  EXPECT_EQ(slave_->Status().retrieved_position(), 3u);
+  v1::SubscribeBinlogResponse durable;
+  durable.mutable_heartbeat()->set_binlog_end_position(3);
+  master_.Inject(durable);
+  ASSERT_TRUE(WaitForApplied(3));
+  EXPECT_EQ(CountRecords(), 3);
+}
+
+TEST_F(SlaveTest, DropsEventsTheMasterLostAndFollowsItsNewHistory) {
+  // Events 2 and 3 were sent ahead of the master's fsync; then the master crashed and lost them.
+  std::vector<v1::BinlogEvent> sent = Events(1, 3);
+  for (int i = 1; i < 3; ++i) sent[i].mutable_record()->set_content("lost");
+  master_.Inject(SentAhead(sent, 1));
+  StartSlave(Options());
+  ASSERT_TRUE(WaitFor([&] { return master_.max_acked() == 3; }, "ack of position 3"));
+  ASSERT_TRUE(WaitForApplied(1));
+
+  // The restarted master has event 1 and new events at 2..4; it refuses the slave's position 3.
+  master_.RefuseNextSubscribe(grpc::Status(grpc::StatusCode::ABORTED,
+                                           "the slave holds events the master lost"));
+  master_.Add(sent[0]);
+  master_.AddEvents(3);
+  master_.EndStreams(grpc::Status(grpc::StatusCode::UNAVAILABLE, "master restarted"));
+
+  ASSERT_TRUE(WaitForApplied(4));
+  const std::vector<uint64_t> subscribes = master_.subscribes();
+  ASSERT_GE(subscribes.size(), 3u);
+  EXPECT_EQ(subscribes[0], 0u);
+  EXPECT_EQ(subscribes[1], 3u);  // refused
+  EXPECT_EQ(subscribes[2], 1u);  // after the events kept
+  for (int64_t id = 2; id <= 4; ++id) {
+    absl::StatusOr<v1::Record> r = storage_->GetRecord(id);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->content(), absl::StrCat("row ", id));
+  }
+  EXPECT_EQ(slave_->Status().executed_gtid_set(), absl::StrCat(kUuid, ":1-4"));
+  EXPECT_EQ(slave_->Status().apply_errors(), 0u);
+  slave_.reset();
+  EXPECT_EQ(RelayPositions(), Range(1, 4));
+}
+
+TEST_F(SlaveTest, ARefusalWithNothingUnconfirmedIsReportedAsDivergence) {
+  master_.AddEvents(2);
+  StartSlave(Options());
+  ASSERT_TRUE(WaitForApplied(2));
+  master_.SetSubscribeError(
+      grpc::Status(grpc::StatusCode::ABORTED, "different event at position 2"));
+  master_.EndStreams(grpc::Status(grpc::StatusCode::UNAVAILABLE, "master restarted"));
+  ASSERT_TRUE(WaitForStatus(
+      [](const v1::SlaveStatus& s) {
+        return absl::StrContains(s.last_io_error(), "diverges") &&
+               absl::StrContains(s.last_io_error(), "different event at position 2");
+      },
+      "a divergence error"));
+  EXPECT_EQ(slave_->Status().executed_position(), 2u);
+  slave_.reset();
+  EXPECT_EQ(RelayPositions(), Range(1, 2));
 }
 
 TEST_F(SlaveTest, ResumesAfterRestartWithoutGapsOrDuplicates) {
