@@ -11,6 +11,13 @@
 // the stream falls back to the files until it has caught up again. The loop thread continues
 // after each write and handles heartbeats (a grpc::Alarm per stream).
 //
+// Every message carries the binlog's durable end (durable_position); a group the committer hands
+// over before its fsync (send_before_fsync_when_idle) goes out ahead of it, and OnDurable then
+// sends a heartbeat to each stream not yet told. A stream's first message goes out at once (a
+// heartbeat when there is nothing to send). Start() checks the slave's last event (after_gtid,
+// after_timestamp_us) against the binlog, or against the events being synced, and refuses with
+// ABORTED when this master does not hold it.
+//
 // At most one write is in flight per stream; the message being written is owned by the Call.
 // A stream ends when the slave goes away (CANCELLED), a binlog read fails (its status, e.g.
 // OUT_OF_RANGE for purged positions), or Shutdown() (UNAVAILABLE).

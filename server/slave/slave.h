@@ -9,8 +9,13 @@
 //     log, and once no further message is waiting, fsyncs once (group commit), publishes the
 //     durable position as the received position and acknowledges it to the master without waiting
 //     for the answer (up to 4 Acks in flight, each carrying the latest durable position).
-//     Only durable positions are acked or applied. Reconnects with exponential backoff when the
-//     stream ends or fails.
+//     Only durable positions are acked or applied. It also keeps the "confirmed" position, how far
+//     the master says its binlog is durable (SubscribeBinlogResponse.durable_position and
+//     heartbeats): an idle master sends a write before its own fsync, and the applier applies
+//     nothing past the confirmed position. Reconnects with exponential backoff when the stream
+//     ends or fails; it subscribes naming its last event, and when the master refuses (ABORTED:
+//     it does not hold that event, having lost what it sent ahead of a crash) it cuts the relay
+//     log back to the confirmed position and subscribes again.
 //   - acker (slave.cc): re-sends what the receiver could not acknowledge (after a failed Ack or a
 //     reconnection), and the applied position every ack_interval when it changed. It is also the
 //     dead-link watchdog: it cancels the stream when neither an event nor a heartbeat arrived for
@@ -26,7 +31,9 @@
 //
 // Crash safety: the database position is the truth for what was applied and the relay log for what
 // was received; the receiver resumes after max(relay end, applied), the applier after applied, and
-// applying is idempotent, so a SIGKILL at any point leaves no gap and no duplicate.
+// applying is idempotent, so a SIGKILL at any point leaves no gap and no duplicate. After a
+// restart only the applied position counts as confirmed: the relay log's tail is applied once the
+// master accepts the subscription after it (its first message, sent at once, says so).
 //
 // The master's uuid is remembered in <data_dir>/master_uuid on first registration; a master that
 // answers with another uuid is refused (last_io_error) rather than mixing two masters' positions.
