@@ -146,6 +146,12 @@ DEFINE_int32(apply_batch_delay_us, 2000,
              "Adds at most this much replication lag under load; 0 applies every event as soon "
              "as it is durable");
 DEFINE_validator(apply_batch_delay_us, &ValidateApplyDelay);
+DEFINE_int32(apply_unconfirmed_after_ms, 10000,
+             "Events the master sent ahead of its own fsync are applied once it reports them "
+             "durable; when nothing was heard from the master for this many milliseconds, they "
+             "are applied anyway (they may be writes clients saw acknowledged). A master that "
+             "comes back without them is then reported as diverged instead of followed");
+DEFINE_validator(apply_unconfirmed_after_ms, &ValidatePositive);
 DEFINE_int32(db_read_sessions, 16,
              "Database sessions kept open for reads (ListRecords, GetRecord, status); concurrent "
              "reads beyond this wait for a free one");
@@ -205,6 +211,7 @@ int main(int argc, char** argv) {
   options.heartbeat_timeout = absl::Milliseconds(FLAGS_heartbeat_timeout_ms);
   options.ack_interval = absl::Milliseconds(FLAGS_ack_interval_ms);
   options.apply_batch_delay = absl::Microseconds(FLAGS_apply_batch_delay_us);
+  options.apply_unconfirmed_after = absl::Milliseconds(FLAGS_apply_unconfirmed_after_ms);
   absl::StatusOr<std::unique_ptr<semisync::Slave>> slave =
       semisync::Slave::Create(options, storage->get());
   if (!slave.ok()) {

@@ -210,6 +210,11 @@ class BinlogStreamer::Call {
     if (write_in_flight_ || ending_ || !streaming_) return;
     const BinlogStreamOptions& o = streamer_->options_;
     msg_.Clear();
+    // Caught up but behind the durable end: a group sent ahead of its fsync reached this stream
+    // while it was still reading the files (and so was not kept), and the files now have it.
+    if (!tail_overflow_ && tail_.empty() && sent_ < streamer_->binlog_->EndPosition()) {
+      tail_overflow_ = true;
+    }
     if (!tail_overflow_) {
       if (tail_.empty()) return;
       size_t bytes = 0;

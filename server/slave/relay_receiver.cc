@@ -41,6 +41,7 @@ void Slave::ReceiverLoop() {
       streaming_ = false;
       registered_ = false;
       stopping = stop_io_;
+      ConfirmIfMasterLostLocked();
       if (!fatal.ok()) {
         last_io_error_ = std::string(fatal.message());
         io_running_ = false;
@@ -153,6 +154,17 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   return absl::UnavailableError(absl::StrCat("binlog stream from master ", master,
                                              " failed: ", fs.error_message(), " (code ",
                                              fs.error_code(), ")"));
+}
+
+void Slave::ConfirmIfMasterLostLocked() {
+  if (confirmed_position_ >= received_position_) return;
+  if (absl::Now() - last_message_ < options_.apply_unconfirmed_after) return;
+  LOG(WARNING) << Who() << "nothing from master " << options_.master_address << " for "
+               << absl::Now() - last_message_ << ": applying relay log positions "
+               << confirmed_position_ + 1 << ".." << received_position_
+               << " although the master never reported them durable (they may be acknowledged "
+               << "writes); a master that comes back without them will be reported as diverged";
+  confirmed_position_ = received_position_;
 }
 
 absl::Status Slave::IdentifyLastEvent(uint64_t position, v1::SubscribeBinlogRequest* req) {
@@ -466,6 +478,7 @@ absl::Status Slave::OnStreamMessage(const v1::SubscribeBinlogResponse& msg, uint
   }
   absl::MutexLock lock(&mu_);
   last_heard_ = absl::Now();
+  last_message_ = last_heard_;
   // What the master reports durable in its binlog (a master that sends only durable events
   // leaves durable_position 0), as far as this stream has brought events.
   uint64_t durable = msg.durable_position();

@@ -118,6 +118,7 @@ absl::Status Slave::Init() {
   // The relay log may end with events the master sent ahead of its fsync and then lost: they
   // are applied once the master (at the next subscription) reports them durable.
   confirmed_position_ = applied;
+  last_message_ = absl::Now();  // apply_unconfirmed_after counts from the start
   retrieved_ = std::move(retrieved);
   LOG(INFO) << Who() << "opened: applied position " << applied << ", relay log ["
             << relay_->OldestPosition() << ", " << relay_->LastPosition() << "], master "

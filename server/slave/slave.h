@@ -15,7 +15,9 @@
 //     nothing past the confirmed position. Reconnects with exponential backoff when the stream
 //     ends or fails; it subscribes naming its last event, and when the master refuses (ABORTED:
 //     it does not hold that event, having lost what it sent ahead of a crash) it cuts the relay
-//     log back to the confirmed position and subscribes again.
+//     log back to the confirmed position and subscribes again. When nothing has been heard from
+//     the master for apply_unconfirmed_after, everything received becomes confirmed (it may hold
+//     acknowledged writes whose durability report died with the master).
 //   - acker (slave.cc): re-sends what the receiver could not acknowledge (after a failed Ack or a
 //     reconnection), and the applied position every ack_interval when it changed. It is also the
 //     dead-link watchdog: it cancels the stream when neither an event nor a heartbeat arrived for
@@ -98,6 +100,12 @@ struct SlaveOptions {
   // interval, are applied at once. Costs at most this much replication lag under load. Zero:
   // every batch as soon as it is durable.
   absl::Duration apply_batch_delay = absl::Milliseconds(2);
+  // Events the master sent ahead of its fsync wait to be reported durable before they are
+  // applied. When nothing has been heard from the master for this long, the slave applies them
+  // anyway: they may be writes its clients saw acknowledged (the report was lost with the
+  // master), and a slave must not sit on those. A master that comes back without them (it lost
+  // them in an OS crash) is then reported as diverged rather than followed.
+  absl::Duration apply_unconfirmed_after = absl::Seconds(10);
 };
 
 class Slave {
@@ -152,6 +160,9 @@ class Slave {
   // does not have durably. Drops the events the master never reported durable; an error when
   // there are none to drop (the slave and the master diverge).
   absl::Status DropUnconfirmedEvents(const grpc::Status& refusal);
+  // Between connection attempts: when nothing was heard from the master for
+  // apply_unconfirmed_after, the events it never reported durable become applicable.
+  void ConfirmIfMasterLostLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // executed + the GTIDs of the relay log's events after `applied`.
   absl::StatusOr<GtidSet> RetrievedGtids(const GtidSet& executed, uint64_t applied) const;
   struct AckCall;
@@ -219,6 +230,8 @@ class Slave {
   bool connected_ ABSL_GUARDED_BY(mu_) = false;   // a message arrived on the open stream
   bool registered_ ABSL_GUARDED_BY(mu_) = false;  // the master knows us (acks make sense)
   absl::Time last_heard_ ABSL_GUARDED_BY(mu_);
+  // The last stream message (or the slave's start): apply_unconfirmed_after counts from here.
+  absl::Time last_message_ ABSL_GUARDED_BY(mu_);
   uint64_t received_position_ ABSL_GUARDED_BY(mu_) = 0;  // durable in the relay log
   // The master reported its binlog durable up to here (events after it were sent ahead of its
   // fsync): the applier applies nothing past it, and a refused subscription drops what is past

@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/gtid.h"
+#include "common/segmented_log.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
@@ -471,7 +472,10 @@ TEST_P(ReplicationTest, MasterKill9Recovers) {
 TEST_P(ReplicationTest, LosslessUnderMasterCrash) {
   ASSERT_OK_AND_ASSIGN(Node * master, cluster().StartMaster({"--semi_sync_wait_point=AFTER_SYNC",
                                                              TimeoutFlag(kLongTimeoutMs)}));
-  ASSERT_OK_AND_ASSIGN(Node * slave, cluster().StartSlave("slave1"));
+  // The last writes may have been sent ahead of the master's fsync and acknowledged before the
+  // slave heard that they are durable: with the master gone, it applies them after this long.
+  ASSERT_OK_AND_ASSIGN(Node * slave,
+                       cluster().StartSlave("slave1", {"--apply_unconfirmed_after_ms=1000"}));
 
   constexpr int kRounds = 3;
   constexpr int kWritesBeforeCrash = 200;
@@ -664,6 +668,64 @@ TEST_P(ReplicationTest, MasterRestartKeepsUuidAndPositions) {
   ASSERT_OK_AND_ASSIGN(v1::MasterStatus end, GetMasterStatus(*master));
   EXPECT_EQ(s.executed_gtid_set(), end.executed_gtid_set());
   EXPECT_TRUE(SameRows(*master, *slave));
+}
+
+// A master that crashed before the fsync of a group it had already sent (send_before_fsync_when_idle)
+// lost it, and the slave holds it: here the slave's relay log gets such an event while both are
+// down. The slave must not apply it, must drop it when the master refuses its position, and then
+// follow the master's own history at that position.
+TEST_P(ReplicationTest, SlaveDropsAnEventTheMasterLost) {
+  ASSERT_OK_AND_ASSIGN(Node * master, cluster().StartMaster({TimeoutFlag(kLongTimeoutMs)}));
+  ASSERT_OK_AND_ASSIGN(Node * slave, cluster().StartSlave("slave1"));
+  ASSERT_TRUE(
+      Eventually([&] { return SemiSyncOnWithClients(*master, 1); }, kWait, "slave1 connected"));
+  for (int i = 0; i < 3; ++i) ASSERT_OK(CreateRecord(*master, absl::StrCat("w", i)).status());
+  ASSERT_TRUE(cluster().WaitForSlaveCaughtUp(*slave));
+  ASSERT_OK_AND_ASSIGN(v1::MasterStatus before, GetMasterStatus(*master));
+  const uint64_t end = before.binlog_end_position();
+
+  ASSERT_OK(cluster().Terminate(*slave).status());
+  {
+    LogOptions lo;
+    lo.dir = slave->data_dir() + "/relay";
+    lo.prefix = "relay";
+    absl::StatusOr<std::unique_ptr<SegmentedLog>> relay = SegmentedLog::Open(lo);
+    ASSERT_OK(relay.status());
+    ASSERT_EQ((*relay)->LastPosition(), end);
+    v1::BinlogEvent lost;
+    lost.set_position(end + 1);
+    lost.set_gtid(absl::StrCat(before.server_uuid(), ":", end + 1));
+    lost.set_timestamp_us(absl::ToUnixMicros(absl::Now()));
+    lost.set_op(v1::ROW_OP_INSERT);
+    lost.mutable_record()->set_id(1000);
+    lost.mutable_record()->set_content("lost in the master's crash");
+    ASSERT_OK((*relay)->Append({LogRecord{end + 1, lost.SerializeAsString()}}));
+    ASSERT_OK((*relay)->Sync());
+  }
+  ASSERT_OK(cluster().Restart(*slave));
+  ASSERT_TRUE(Eventually(
+      [&]() -> absl::Status {
+        absl::StatusOr<v1::SlaveStatus> s = GetSlaveStatus(*slave);
+        if (!s.ok()) return s.status();
+        if (!s->connected() || s->retrieved_position() != end) {
+          return absl::UnavailableError(s->ShortDebugString());
+        }
+        return absl::OkStatus();
+      },
+      kWait, "slave1 dropped the lost event and reconnected"));
+  EXPECT_EQ(GetRecord(*slave, 1000).status().code(), absl::StatusCode::kNotFound);
+
+  // The master's own event at that position reaches the slave.
+  ASSERT_OK_AND_ASSIGN(v1::RecordWriteResponse next, CreateRecord(*master, "after the crash"));
+  EXPECT_EQ(next.write().position(), end + 1);
+  EXPECT_TRUE(next.write().semi_sync_acked());
+  ASSERT_TRUE(cluster().WaitForSlaveCaughtUp(*slave));
+  EXPECT_TRUE(SameRows(*master, *slave));
+  ASSERT_OK_AND_ASSIGN(v1::SlaveStatus s, GetSlaveStatus(*slave));
+  ASSERT_OK_AND_ASSIGN(v1::MasterStatus after, GetMasterStatus(*master));
+  EXPECT_EQ(s.executed_gtid_set(), after.executed_gtid_set());
+  EXPECT_EQ(s.apply_errors(), 0u);
+  EXPECT_THAT(slave->LogTail(200), ::testing::HasSubstr("dropped relay log positions"));
 }
 
 // StopSync stops both threads (io_running/sql_running false, nothing new arrives); StartSync

@@ -532,6 +532,20 @@ TEST_F(SlaveTest, EventsSentAheadOfTheMastersFsyncAreAppliedOnlyOnceDurable) {
   EXPECT_EQ(CountRecords(), 3);
 }
 
+TEST_F(SlaveTest, EventsNeverReportedDurableAreAppliedWhenTheMasterStaysAway) {
+  master_.Inject(SentAhead(Events(1, 3), 1));
+  SlaveOptions o = Options();
+  o.apply_unconfirmed_after = absl::Milliseconds(300);
+  StartSlave(o);
+  ASSERT_TRUE(WaitFor([&] { return master_.max_acked() == 3; }, "ack of position 3"));
+  ASSERT_TRUE(WaitForApplied(1));
+  // The master goes away before saying 2 and 3 are durable (they may be acknowledged writes).
+  master_.SetSubscribeError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "master is down"));
+  master_.EndStreams(grpc::Status(grpc::StatusCode::UNAVAILABLE, "master crashed"));
+  ASSERT_TRUE(WaitForApplied(3));
+  EXPECT_EQ(CountRecords(), 3);
+}
+
 TEST_F(SlaveTest, DropsEventsTheMasterLostAndFollowsItsNewHistory) {
   // Events 2 and 3 were sent ahead of the master's fsync; then the master crashed and lost them.
   std::vector<v1::BinlogEvent> sent = Events(1, 3);
