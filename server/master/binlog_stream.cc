@@ -33,9 +33,12 @@ class BinlogStreamer::Call {
     streamer_->request_(&ctx_, &req_, &writer_, cq_, &matched_tag_);
   }
 
-  void OnFlushed(const std::vector<v1::BinlogEvent>& events) {
+  void OnFlushed(const std::vector<v1::BinlogEvent>& events, bool durable) {
     absl::MutexLock lock(&mu_);
     if (!streaming_ || ending_) return;
+    // A slave that does not understand durable_position gets the group from the files once it
+    // is durable (OnDurable's pump finds the stream behind the durable end).
+    if (!durable && !req_.accepts_events_ahead_of_fsync()) return;
     if (!tail_overflow_) {
       uint64_t last = tail_.empty() ? sent_ : tail_.back().position();
       for (const v1::BinlogEvent& e : events) {
@@ -127,12 +130,14 @@ class BinlogStreamer::Call {
     }
     if (streamer_->shut_down()) return absl::UnavailableError("master is shutting down");
     if (absl::Status s = streamer_->slaves_->CheckRegistered(slave_id_); !s.ok()) return s;
-    const uint64_t end = streamer_->binlog_->EndPosition();
+    uint64_t end = streamer_->binlog_->EndPosition();
     const bool identity = !req_.after_gtid().empty() || req_.after_timestamp_us() != 0;
     // Events sent ahead of the fsync that is still running: the slave may keep them.
     const bool ahead = req_.after_position() > end && identity &&
                        streamer_->binlog_->IsUnsyncedEvent(req_.after_position(),
                                                            req_.after_timestamp_us());
+    // (The fsync may have completed in between: the durable binlog is checked below.)
+    if (!ahead) end = streamer_->binlog_->EndPosition();
     if (req_.after_position() > end && identity && !ahead) {
       return absl::AbortedError(absl::StrCat(
           "slave ", slave_id_, " holds events up to position ", req_.after_position(),
@@ -440,10 +445,10 @@ void BinlogStreamer::Register(AsyncRpcLoop* loop, SubscribeBinlogRequestFn reque
   loop->AddMethod([this](grpc::ServerCompletionQueue* cq) { new Call(this, cq); });
 }
 
-void BinlogStreamer::OnFlushed(const std::vector<v1::BinlogEvent>& events) {
+void BinlogStreamer::OnFlushed(const std::vector<v1::BinlogEvent>& events, bool durable) {
   if (events.empty()) return;
   absl::MutexLock lock(&mu_);
-  for (Call* c : calls_) c->OnFlushed(events);
+  for (Call* c : calls_) c->OnFlushed(events, durable);
 }
 
 void BinlogStreamer::OnDurable() {

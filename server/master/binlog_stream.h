@@ -72,7 +72,9 @@ class BinlogStreamer {
   // durable, or (an idle master overlapping its fsync with the slaves') about to be, in which
   // case OnDurable follows the fsync. Each message tells the slave the durable end
   // (SubscribeBinlogResponse.durable_position); a slave applies nothing past it.
-  void OnFlushed(const std::vector<v1::BinlogEvent>& events);
+  // `durable`: false when the group is handed over ahead of its fsync (only streams whose slave
+  // declared accepts_events_ahead_of_fsync take it then).
+  void OnFlushed(const std::vector<v1::BinlogEvent>& events, bool durable);
   // Committer thread: the binlog's durable end moved past events sent ahead of the fsync; streams
   // that have not said so yet send a heartbeat with it.
   void OnDurable();

@@ -189,7 +189,7 @@ void CommitPipeline::CommitterLoop() {
         }
         if (idle) {
           semi_sync_->OnBinlogFlushed(group->events.back().position());
-          options_.on_flushed(group->events);
+          options_.on_flushed(group->events, /*durable=*/false);
           sent_ahead = true;
         }
       }
@@ -211,7 +211,7 @@ void CommitPipeline::CommitterLoop() {
       if (options_.on_durable) options_.on_durable();
     } else if (!group->events.empty()) {
       semi_sync_->OnBinlogFlushed(group->events.back().position());
-      if (options_.on_flushed) options_.on_flushed(group->events);
+      if (options_.on_flushed) options_.on_flushed(group->events, /*durable=*/true);
     }
     absl::MutexLock l(&mu_);
     completions_.push_back(std::move(group));

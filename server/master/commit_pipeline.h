@@ -83,7 +83,8 @@ struct CommitPipelineOptions {
   absl::Duration purge_check_interval = absl::Seconds(10);
   // Called on the committer thread with every group once it is durable in the binlog (the
   // binlog streams send it to caught-up slaves from memory). May be empty.
-  std::function<void(const std::vector<v1::BinlogEvent>& events)> on_flushed;
+  // `durable` is false when the group is handed over ahead of its fsync (below).
+  std::function<void(const std::vector<v1::BinlogEvent>& events, bool durable)> on_flushed;
   // Semi-sync, idle pipeline (no earlier group still waiting for its acks or its commit): the
   // group is handed to on_flushed right after its binlog write, before the fsync, so that the
   // master's fsync and the slave's (plus the trip there) overlap, and on_durable follows the

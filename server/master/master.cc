@@ -71,9 +71,8 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const MasterOptions& option
   pipeline_options.binlog_retention_age = options.binlog_retention_age;
   pipeline_options.purge_check_interval = options.binlog_purge_check_interval;
   ReplicationServiceImpl* repl = m->replication_service_.get();
-  pipeline_options.on_flushed = [repl](const std::vector<v1::BinlogEvent>& events) {
-    repl->OnFlushed(events);
-  };
+  pipeline_options.on_flushed = [repl](const std::vector<v1::BinlogEvent>& events,
+                                        bool durable) { repl->OnFlushed(events, durable); };
   pipeline_options.on_durable = [repl] { repl->OnDurable(); };
   pipeline_options.send_before_fsync_when_idle = options.send_before_fsync_when_idle;
   m->pipeline_ = std::make_unique<CommitPipeline>(pipeline_options, m->binlog_.get(),

@@ -38,7 +38,9 @@ class ReplicationServiceImpl final : public ReplicationServiceBase {
   // Registers the service on `builder`, SubscribeBinlog and Ack on `loop` (before BuildAndStart).
   void Register(grpc::ServerBuilder* builder, AsyncRpcLoop* loop);
   // Committer thread: a group of events was made durable (feeds caught-up streams).
-  void OnFlushed(const std::vector<v1::BinlogEvent>& events) { streamer_.OnFlushed(events); }
+  void OnFlushed(const std::vector<v1::BinlogEvent>& events, bool durable) {
+    streamer_.OnFlushed(events, durable);
+  }
   void OnDurable() { streamer_.OnDurable(); }
   // Ends every binlog stream with UNAVAILABLE (master shutdown).
   void Shutdown() { streamer_.Shutdown(); }

@@ -81,6 +81,8 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   {
     absl::MutexLock lock(&mu_);
     call_ctx_.reset();
+    // The master answers: it is not gone (apply_unconfirmed_after), even if it then refuses.
+    if (gs.ok()) last_message_ = absl::Now();
   }
   if (!gs.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot register with master ", master, ": ",
@@ -110,6 +112,7 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   v1::SubscribeBinlogRequest sub_req;
   sub_req.set_slave_id(options_.slave_id);
   sub_req.set_after_position(last);
+  sub_req.set_accepts_events_ahead_of_fsync(true);
   if (absl::Status s = IdentifyLastEvent(last, &sub_req); !s.ok()) {
     absl::MutexLock lock(&mu_);
     call_ctx_.reset();
@@ -167,22 +170,27 @@ void Slave::ConfirmIfMasterLostLocked() {
   confirmed_position_ = received_position_;
 }
 
+absl::Status Slave::ReadRelayEvent(uint64_t position, v1::BinlogEvent* event) const {
+  absl::StatusOr<std::unique_ptr<LogReader>> reader = relay_->NewReader(position - 1);
+  std::vector<LogRecord> records;
+  absl::Status s = reader.status();
+  if (s.ok()) s = (*reader)->Read(position, 1, 1 << 20, &records);
+  if (s.ok() && (records.size() != 1 || records[0].position != position ||
+                 !event->ParseFromString(records[0].payload))) {
+    s = absl::DataLossError(absl::StrCat("no valid event at position ", position));
+  }
+  if (!s.ok()) {
+    return absl::InternalError(
+        absl::StrCat("cannot read relay log position ", position, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Slave::IdentifyLastEvent(uint64_t position, v1::SubscribeBinlogRequest* req) {
   if (position == 0) return absl::OkStatus();
   if (relay_->LastPosition() >= position) {
-    absl::StatusOr<std::unique_ptr<LogReader>> reader = relay_->NewReader(position - 1);
-    std::vector<LogRecord> records;
-    absl::Status s = reader.status();
-    if (s.ok()) s = (*reader)->Read(position, 1, 1 << 20, &records);
     v1::BinlogEvent e;
-    if (s.ok() && (records.size() != 1 || records[0].position != position ||
-                   !e.ParseFromString(records[0].payload))) {
-      s = absl::DataLossError(absl::StrCat("no valid event at position ", position));
-    }
-    if (!s.ok()) {
-      return absl::InternalError(
-          absl::StrCat("cannot read the relay log's last event: ", s.message()));
-    }
+    RETURN_IF_ERROR(ReadRelayEvent(position, &e));
     req->set_after_gtid(e.gtid());
     req->set_after_timestamp_us(e.timestamp_us());
     return absl::OkStatus();
@@ -283,7 +291,16 @@ absl::Status Slave::AppendToRelayLog(const v1::SubscribeBinlogResponse& msg,
     }
     LogRecord r;
     r.position = e.position();
-    if (!e.SerializeToString(&r.payload)) {
+    bool serialized = false;
+    if (msg.durable_position() != 0 && e.position() > msg.durable_position()) {
+      // Ahead of the master's fsync: a restarted slave must know this event is unconfirmed.
+      v1::BinlogEvent marked = e;
+      marked.set_relay_master_durable_position(msg.durable_position());
+      serialized = marked.SerializeToString(&r.payload);
+    } else {
+      serialized = e.SerializeToString(&r.payload);
+    }
+    if (!serialized) {
       return absl::DataLossError(absl::StrCat("cannot serialize event ", e.position()));
     }
     records.push_back(std::move(r));
@@ -316,6 +333,7 @@ constexpr size_t kMaxAcksInFlight = 4;
 struct Slave::AckCall {
   grpc::ClientContext ctx;
   v1::AckRequest req;
+  uint64_t truncations = 0;  // relay_truncations_ when built
   v1::AckResponse resp;
   grpc::Status status;
   std::unique_ptr<grpc::ClientAsyncResponseReader<v1::AckResponse>> rpc;
@@ -354,6 +372,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
         return;
       }
       call->req = AckRequestLocked();
+      call->truncations = relay_truncations_;
     }
     ack_sent = call->req.received_position();
     call->ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
@@ -437,7 +456,7 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
         acks.erase(it);
         absl::MutexLock lock(&mu_);
         if (done->status.ok()) {
-          AckedLocked(done->req, done->resp);
+          AckedLocked(done->req, done->resp, done->truncations);
         } else {
           force_ack_ = true;  // the acker retries
           VLOG(1) << Who() << "ack failed: " << done->status.error_message();

@@ -94,6 +94,16 @@ absl::Status Slave::Init() {
   }
 
   ASSIGN_OR_RETURN(GtidSet retrieved, RetrievedGtids(executed, applied));
+  // The relay log is confirmed (durable on the master) up to its end, unless its last event
+  // arrived ahead of the master's fsync: then only up to the durable end the master had then.
+  uint64_t confirmed = std::max(relay_->LastPosition(), applied);
+  if (relay_->LastPosition() > applied) {
+    v1::BinlogEvent last_event;
+    RETURN_IF_ERROR(ReadRelayEvent(relay_->LastPosition(), &last_event));
+    if (last_event.relay_master_durable_position() != 0) {
+      confirmed = std::max(applied, last_event.relay_master_durable_position());
+    }
+  }
 
   grpc::ChannelArguments args;
   // The channel's own reconnect backoff must not outlast ours (its default max is 120 s).
@@ -117,7 +127,7 @@ absl::Status Slave::Init() {
   received_position_ = std::max(relay_->LastPosition(), applied);
   // The relay log may end with events the master sent ahead of its fsync and then lost: they
   // are applied once the master (at the next subscription) reports them durable.
-  confirmed_position_ = applied;
+  confirmed_position_ = confirmed;
   last_message_ = absl::Now();  // apply_unconfirmed_after counts from the start
   retrieved_ = std::move(retrieved);
   LOG(INFO) << Who() << "opened: applied position " << applied << ", relay log ["
@@ -160,6 +170,7 @@ absl::Status Slave::StartSync() {
     if (start_io) {
       stop_io_ = false;
       io_running_ = true;
+      last_message_ = absl::Now();  // apply_unconfirmed_after counts from here
       last_io_error_.clear();
     }
     if (start_sql) {
@@ -306,8 +317,12 @@ v1::AckRequest Slave::AckRequestLocked() const {
   return req;
 }
 
-void Slave::AckedLocked(const v1::AckRequest& req, const v1::AckResponse& resp) {
-  acked_received_ = std::max(acked_received_, req.received_position());
+void Slave::AckedLocked(const v1::AckRequest& req, const v1::AckResponse& resp,
+                        uint64_t truncations) {
+  // An Ack sent before the relay log was cut back acknowledged positions held no longer.
+  if (truncations == relay_truncations_) {
+    acked_received_ = std::max(acked_received_, req.received_position());
+  }
   acked_applied_ = req.applied_position();
   master_end_ = std::max(master_end_, resp.binlog_end_position());
 }
@@ -326,6 +341,7 @@ void Slave::AckerLoop() {
   };
   while (true) {
     v1::AckRequest req;
+    uint64_t truncations = 0;
     std::shared_ptr<grpc::ClientContext> cancel_stream;
     std::shared_ptr<grpc::ClientContext> ctx;
     {
@@ -345,6 +361,7 @@ void Slave::AckerLoop() {
                                  now - last_ack_sent >= options_.ack_interval;
       if (registered_ && (received_moved || applied_moved)) {
         req = AckRequestLocked();
+        truncations = relay_truncations_;
         force_ack_ = false;
         ctx = std::make_shared<grpc::ClientContext>();
         ack_ctx_ = ctx;
@@ -365,7 +382,7 @@ void Slave::AckerLoop() {
     if (s.ok()) {
       VLOG(1) << Who() << "acked received " << req.received_position() << " applied "
               << req.applied_position();
-      AckedLocked(req, resp);
+      AckedLocked(req, resp, truncations);
     } else {
       backing_off = true;
       if (!stop_io_ && last_ack_sent - last_failure_log >= absl::Seconds(5)) {

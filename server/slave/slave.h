@@ -33,9 +33,11 @@
 //
 // Crash safety: the database position is the truth for what was applied and the relay log for what
 // was received; the receiver resumes after max(relay end, applied), the applier after applied, and
-// applying is idempotent, so a SIGKILL at any point leaves no gap and no duplicate. After a
-// restart only the applied position counts as confirmed: the relay log's tail is applied once the
-// master accepts the subscription after it (its first message, sent at once, says so).
+// applying is idempotent, so a SIGKILL at any point leaves no gap and no duplicate. Events that
+// arrived ahead of the master's fsync are marked so in the relay log
+// (BinlogEvent.relay_master_durable_position): after a restart the relay log counts as confirmed
+// up to the durable end its last event arrived with, and the rest is applied once the master
+// accepts the subscription after it (its first message, sent at once, says so).
 //
 // The master's uuid is remembered in <data_dir>/master_uuid on first registration; a master that
 // answers with another uuid is refused (last_io_error) rather than mixing two masters' positions.
@@ -163,6 +165,8 @@ class Slave {
   // Between connection attempts: when nothing was heard from the master for
   // apply_unconfirmed_after, the events it never reported durable become applicable.
   void ConfirmIfMasterLostLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The relay log's event at `position`.
+  absl::Status ReadRelayEvent(uint64_t position, v1::BinlogEvent* event) const;
   // executed + the GTIDs of the relay log's events after `applied`.
   absl::StatusOr<GtidSet> RetrievedGtids(const GtidSet& executed, uint64_t applied) const;
   struct AckCall;
@@ -176,7 +180,8 @@ class Slave {
   void AckerLoop();
   // The Ack of the current positions, and what a successful one tells (receiver and acker).
   v1::AckRequest AckRequestLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AckedLocked(const v1::AckRequest& req, const v1::AckResponse& resp)
+  // `truncations`: relay_truncations_ when the Ack was built.
+  void AckedLocked(const v1::AckRequest& req, const v1::AckResponse& resp, uint64_t truncations)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waits until `d` passed or the IO side is told to stop. Returns false when stopping.
   bool SleepUnlessIoStopped(absl::Duration d);

@@ -294,7 +294,8 @@ TEST(MasterTest, AfterSyncCommitsAndAnswersOnlyAfterTheAck) {
 
 // Registers `id` as a semi-sync slave and opens its stream after `after`.
 std::unique_ptr<grpc::ClientReader<v1::SubscribeBinlogResponse>> Subscribe(
-    ServedMaster* m, grpc::ClientContext* ctx, const std::string& id, uint64_t after) {
+    ServedMaster* m, grpc::ClientContext* ctx, const std::string& id, uint64_t after,
+    bool accepts_events_ahead = true) {
   grpc::ClientContext rc;
   v1::RegisterSlaveRequest reg;
   reg.set_slave_id(id);
@@ -304,6 +305,7 @@ std::unique_ptr<grpc::ClientReader<v1::SubscribeBinlogResponse>> Subscribe(
   v1::SubscribeBinlogRequest sub;
   sub.set_slave_id(id);
   sub.set_after_position(after);
+  sub.set_accepts_events_ahead_of_fsync(accepts_events_ahead);
   return m->repl->SubscribeBinlog(ctx, sub);
 }
 
@@ -328,16 +330,19 @@ bool ReadEvents(grpc::ClientReader<v1::SubscribeBinlogResponse>* stream,
 }
 
 TEST(MasterTest, AnIdleMasterSendsAWriteAheadOfItsFsyncThenSaysItIsDurable) {
-  for (bool ahead : {true, false}) {
-    SCOPED_TRACE(ahead ? "send_before_fsync_when_idle" : "after the fsync");
+  // {master sends ahead, the slave accepts events ahead of the fsync}
+  for (const auto& [enabled, accepts] : {std::pair{true, true}, std::pair{false, true},
+                                         std::pair{true, false}}) {
+    const bool ahead = enabled && accepts;
+    SCOPED_TRACE(absl::StrCat("send_before_fsync_when_idle=", enabled, " slave accepts=", accepts));
     std::string dir = MakeTempDir("master_send_ahead");
     MasterOptions o = Options(dir);
     o.semi_sync.enabled = true;
     o.semi_sync.timeout = absl::Seconds(60);
-    o.send_before_fsync_when_idle = ahead;
+    o.send_before_fsync_when_idle = enabled;
     ServedMaster m(o);
     grpc::ClientContext sc;
-    auto stream = Subscribe(&m, &sc, "s1", 0);
+    auto stream = Subscribe(&m, &sc, "s1", 0, accepts);
     v1::SubscribeBinlogResponse msg;
     ASSERT_TRUE(stream->Read(&msg));  // at once: a heartbeat with the durable end
     EXPECT_TRUE(msg.has_heartbeat());

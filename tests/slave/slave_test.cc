@@ -88,6 +88,11 @@ class FakeMaster final : public v1::ReplicationService::Service {
     absl::MutexLock lock(&mu_);
     subscribe_error_ = status;
   }
+  // RegisterSlave (and so every connection attempt) fails with `status`: the master is gone.
+  void SetRegisterError(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    register_error_ = status;
+  }
   // The next subscription only is refused with `status`.
   void RefuseNextSubscribe(grpc::Status status) {
     absl::MutexLock lock(&mu_);
@@ -117,6 +122,7 @@ class FakeMaster final : public v1::ReplicationService::Service {
   grpc::Status RegisterSlave(grpc::ServerContext*, const v1::RegisterSlaveRequest* req,
                              v1::RegisterSlaveResponse* resp) override {
     absl::MutexLock lock(&mu_);
+    if (!register_error_.ok()) return register_error_;
     ++registrations_;
     last_register_ = *req;
     resp->set_master_uuid(uuid_);
@@ -222,6 +228,7 @@ class FakeMaster final : public v1::ReplicationService::Service {
   std::deque<v1::SubscribeBinlogResponse> inject_ ABSL_GUARDED_BY(mu_);
   grpc::Status subscribe_error_ ABSL_GUARDED_BY(mu_);
   grpc::Status refuse_next_ ABSL_GUARDED_BY(mu_);
+  grpc::Status register_error_ ABSL_GUARDED_BY(mu_);
   grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
   int end_generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
@@ -540,10 +547,47 @@ TEST_F(SlaveTest, EventsNeverReportedDurableAreAppliedWhenTheMasterStaysAway) {
   ASSERT_TRUE(WaitFor([&] { return master_.max_acked() == 3; }, "ack of position 3"));
   ASSERT_TRUE(WaitForApplied(1));
   // The master goes away before saying 2 and 3 are durable (they may be acknowledged writes).
-  master_.SetSubscribeError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "master is down"));
+  master_.SetRegisterError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "master is down"));
   master_.EndStreams(grpc::Status(grpc::StatusCode::UNAVAILABLE, "master crashed"));
   ASSERT_TRUE(WaitForApplied(3));
   EXPECT_EQ(CountRecords(), 3);
+}
+
+TEST_F(SlaveTest, ARestartedSlaveKnowsWhichRelayEventsTheMasterHadNotConfirmed) {
+  // A previous run received 1..2 as durable and 3..4 ahead of the master's fsync (the relay log
+  // marks them), applied nothing, and stopped; the master then lost 3..4.
+  std::vector<v1::BinlogEvent> held = Events(1, 4);
+  for (int i = 2; i < 4; ++i) {
+    held[i].mutable_record()->set_content("lost");
+    held[i].set_relay_master_durable_position(2);
+  }
+  WriteRelayLog(held);
+  master_.SetRegisterError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "master is down"));
+  SlaveOptions o = Options();
+  o.apply_unconfirmed_after = absl::Hours(1);
+  StartSlave(o);
+  // 1..2 need no word from the master; 3..4 do.
+  ASSERT_TRUE(WaitForApplied(2));
+  EXPECT_EQ(slave_->Status().retrieved_position(), 4u);
+
+  // The master is back without 3..4 (it has other events there): it refuses the slave's 4, and
+  // the slave drops 3..4 only (not 1..2, which the master had confirmed), then follows it.
+  master_.Add(held[0]);
+  master_.Add(held[1]);
+  master_.AddEvents(2);
+  master_.RefuseNextSubscribe(
+      grpc::Status(grpc::StatusCode::ABORTED, "the slave holds events the master lost"));
+  master_.SetRegisterError(grpc::Status::OK);
+  ASSERT_TRUE(WaitForApplied(4));
+  const std::vector<uint64_t> subscribes = master_.subscribes();
+  ASSERT_GE(subscribes.size(), 2u);
+  EXPECT_EQ(subscribes[0], 4u);  // refused
+  EXPECT_EQ(subscribes[1], 2u);
+  for (int64_t id = 3; id <= 4; ++id) {
+    absl::StatusOr<v1::Record> r = storage_->GetRecord(id);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->content(), absl::StrCat("row ", id));
+  }
 }
 
 TEST_F(SlaveTest, DropsEventsTheMasterLostAndFollowsItsNewHistory) {
