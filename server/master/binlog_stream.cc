@@ -165,12 +165,19 @@ class BinlogStreamer::Call {
   }
 
   // The slave's event at after_position must be this binlog's event there (same gtid and
-  // timestamp). An event already purged here is not checked (it was durable long ago).
+  // timestamp). An event already purged here is not checked (it was durable long ago), unless
+  // the slave says it arrived ahead of the fsync and was never confirmed.
   absl::Status CheckSameEvent(uint64_t end) {
     const uint64_t p = req_.after_position();
     if (p > end) return absl::OkStatus();
     absl::StatusOr<std::vector<v1::BinlogEvent>> mine = streamer_->binlog_->ReadEvents(p - 1, 1);
-    if (absl::IsOutOfRange(mine.status())) return absl::OkStatus();
+    if (absl::IsOutOfRange(mine.status())) {
+      if (!req_.after_event_unconfirmed()) return absl::OkStatus();
+      return absl::AbortedError(absl::StrCat(
+          "slave ", slave_id_, " holds an event at position ", p, " that this master never "
+          "reported durable, and the master's binlog no longer holds that position (purged), so "
+          "it cannot check it: the slave drops it"));
+    }
     if (!mine.ok()) return mine.status();
     if (mine->empty() || (*mine)[0].position() != p) {
       return absl::InternalError(absl::StrCat("cannot read binlog position ", p));

@@ -81,8 +81,6 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   {
     absl::MutexLock lock(&mu_);
     call_ctx_.reset();
-    // The master answers: it is not gone (apply_unconfirmed_after), even if it then refuses.
-    if (gs.ok()) last_message_ = absl::Now();
   }
   if (!gs.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot register with master ", master, ": ",
@@ -90,6 +88,11 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
                                                ")"));
   }
   if (absl::Status s = CheckMasterUuid(reg_resp.master_uuid()); !s.ok()) return s;
+  {
+    // Our master answers: it is not gone (apply_unconfirmed_after), even if it then refuses.
+    absl::MutexLock lock(&mu_);
+    last_message_ = absl::Now();
+  }
 
   // 2. Subscribe after the last position held (relay log, or the database when the relay log
   //    was recreated empty).
@@ -113,6 +116,10 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   sub_req.set_slave_id(options_.slave_id);
   sub_req.set_after_position(last);
   sub_req.set_accepts_events_ahead_of_fsync(true);
+  {
+    absl::MutexLock lock(&mu_);
+    sub_req.set_after_event_unconfirmed(last > confirmed_position_);
+  }
   if (absl::Status s = IdentifyLastEvent(last, &sub_req); !s.ok()) {
     absl::MutexLock lock(&mu_);
     call_ctx_.reset();
@@ -231,6 +238,16 @@ absl::Status Slave::DropUnconfirmedEvents(const grpc::Status& refusal) {
     }
   }
   absl::StatusOr<GtidSet> retrieved = RetrievedGtids(executed, applied);
+  if (!retrieved.ok()) {  // the applier moved on and its relay segment was purged: retry
+    absl::MutexLock lock(&mu_);
+    applied = applied_.applied_position;
+    executed = GtidSet::Parse(applied_.executed_gtid_set).value_or(executed);
+  }
+  if (!retrieved.ok()) retrieved = RetrievedGtids(executed, applied);
+  if (!retrieved.ok()) {
+    LOG(WARNING) << Who() << "retrieved GTID set not recomputed after the drop: "
+                 << retrieved.status();
+  }
   LOG(WARNING) << Who() << "dropped relay log positions " << keep + 1 << ".." << last
                << ": master " << master << " never reported them durable and does not have "
                << "them now (" << refusal.error_message() << ")";

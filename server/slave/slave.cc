@@ -337,7 +337,7 @@ void Slave::AckerLoop() {
   // The receiver acknowledges what it receives; this thread steps in when told to (force_ack_:
   // a failed Ack, a new connection) and on every tick (applied position, anything missed).
   auto wake = [this, &backing_off]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stop_io_ || (!backing_off && registered_ && force_ack_);
+    return stop_io_ || (!backing_off && connected_ && force_ack_);
   };
   while (true) {
     v1::AckRequest req;
@@ -359,7 +359,9 @@ void Slave::AckerLoop() {
       const bool received_moved = received_position_ > acked_received_ || force_ack_;
       const bool applied_moved = applied_.applied_position != acked_applied_ &&
                                  now - last_ack_sent >= options_.ack_interval;
-      if (registered_ && (received_moved || applied_moved)) {
+      // Only once the master has accepted the stream (its first message): an Ack sent before
+      // could acknowledge relay events the slave is about to drop on a refusal.
+      if (connected_ && (received_moved || applied_moved)) {
         req = AckRequestLocked();
         truncations = relay_truncations_;
         force_ack_ = false;

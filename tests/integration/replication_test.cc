@@ -978,6 +978,75 @@ TEST_P(ReplicationTest, PurgedBinlogIsReportedToLateSlave) {
   EXPECT_TRUE(rows.empty());
 }
 
+// A slave whose last event arrived ahead of the master's fsync and was never confirmed, at a
+// position the master has since purged: the master cannot check it, so it refuses (the slave
+// must drop it); a confirmed event there is not checked.
+TEST_P(ReplicationTest, AnUnconfirmedEventAtAPurgedPositionIsRefused) {
+  ASSERT_OK_AND_ASSIGN(Node * master, cluster().StartMaster({"--semi_sync_enabled=false",
+                                                             "--binlog_segment_bytes=4096",
+                                                             "--binlog_retention_bytes=4096",
+                                                             "--binlog_purge_check_interval_ms=100"}));
+  const std::string content(1000, 'x');
+  for (int i = 0; i < 40; ++i) ASSERT_OK(CreateRecord(*master, content));
+  uint64_t oldest = 0;
+  ASSERT_TRUE(Eventually(
+      [&]() -> absl::Status {
+        absl::StatusOr<v1::MasterStatus> m = GetMasterStatus(*master, absl::Seconds(5));
+        if (!m.ok()) return m.status();
+        oldest = m->oldest_position();
+        if (oldest > 2) return absl::OkStatus();
+        return absl::UnavailableError(absl::StrCat("oldest position ", oldest));
+      },
+      kWait, "the master purges old binlog segments"));
+  // Retention runs every 100 ms: the oldest position must have settled (stay put for 500 ms).
+  ASSERT_TRUE(Eventually(
+      [&]() -> absl::Status {
+        ::testing::AssertionResult stays = Consistently(
+            [&]() -> absl::Status {
+              absl::StatusOr<v1::MasterStatus> m = GetMasterStatus(*master, absl::Seconds(5));
+              if (!m.ok()) return m.status();
+              if (m->oldest_position() == oldest) return absl::OkStatus();
+              oldest = m->oldest_position();
+              return absl::UnavailableError("the oldest position moved");
+            },
+            absl::Milliseconds(500), "the oldest position stays");
+        return stays ? absl::OkStatus() : absl::UnavailableError(stays.message());
+      },
+      kWait, "the oldest position settles"));
+  ASSERT_OK_AND_ASSIGN(v1::MasterStatus status, GetMasterStatus(*master));
+  auto subscribe = [&](const std::string& id, bool unconfirmed) {
+    grpc::ClientContext rc;
+    rc.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::RegisterSlaveRequest reg;
+    reg.set_slave_id(id);
+    v1::RegisterSlaveResponse reg_resp;
+    grpc::Status rs = master->replication()->RegisterSlave(&rc, reg, &reg_resp);
+    if (!rs.ok()) return rs;
+    grpc::ClientContext sc;
+    sc.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::SubscribeBinlogRequest sub;
+    sub.set_slave_id(id);
+    sub.set_after_position(oldest - 1);  // purged; the next position is still there
+    sub.set_after_gtid(absl::StrCat(status.server_uuid(), ":", oldest - 1));
+    sub.set_after_timestamp_us(1);
+    sub.set_accepts_events_ahead_of_fsync(true);
+    sub.set_after_event_unconfirmed(unconfirmed);
+    auto stream = master->replication()->SubscribeBinlog(&sc, sub);
+    v1::SubscribeBinlogResponse msg;
+    if (stream->Read(&msg)) {
+      sc.TryCancel();
+      stream->Finish();
+      return grpc::Status::OK;
+    }
+    return stream->Finish();
+  };
+  grpc::Status refused = subscribe("unconfirmed", true);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::ABORTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("purged"));
+  grpc::Status accepted = subscribe("confirmed", false);
+  EXPECT_TRUE(accepted.ok()) << accepted.error_message();
+}
+
 // SIGTERM while a write waits for an ack (the slave is paused, the timeout long): the master
 // releases the waiter with a definite answer and exits cleanly, well before the semi-sync timeout;
 // a write it reported as done survives the restart.
