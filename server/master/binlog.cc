@@ -44,10 +44,12 @@ absl::Status Binlog::Append(const std::vector<v1::BinlogEvent>& events) {
     scratch_[i].position = events[i].position();
     events[i].SerializeToString(&scratch_[i].payload);
   }
-  RETURN_IF_ERROR(log_->Append(scratch_));
+  return log_->Append(scratch_);
+}
+
+void Binlog::NoteSentAhead(const std::vector<v1::BinlogEvent>& events) {
   absl::MutexLock l(&mu_);
   for (const v1::BinlogEvent& e : events) unsynced_.emplace_back(e.position(), e.timestamp_us());
-  return absl::OkStatus();
 }
 
 bool Binlog::IsUnsyncedEvent(uint64_t position, int64_t timestamp_us) const {
@@ -63,10 +65,12 @@ absl::Status Binlog::Sync() {
   uint64_t end = log_->DurablePosition();
   absl::MutexLock l(&mu_);
   end_ = std::max(end_, end);
-  const uint64_t durable = end_;
-  unsynced_.erase(std::remove_if(unsynced_.begin(), unsynced_.end(),
-                                 [durable](const auto& e) { return e.first <= durable; }),
-                  unsynced_.end());
+  if (!unsynced_.empty()) {
+    const uint64_t durable = end_;
+    unsynced_.erase(std::remove_if(unsynced_.begin(), unsynced_.end(),
+                                   [durable](const auto& e) { return e.first <= durable; }),
+                    unsynced_.end());
+  }
   return absl::OkStatus();
 }
 

@@ -54,7 +54,10 @@ class Binlog {
   // Last position written (durable or not); events up to it may have been sent to slaves ahead
   // of the fsync.
   uint64_t WrittenPosition() const { return log_->LastPosition(); }
-  // True if the event at `position` is written and not yet durable and has this timestamp (a
+  // Committer thread: `events`, written and not yet durable, go to slaves ahead of the fsync;
+  // IsUnsyncedEvent knows them until the next Sync.
+  void NoteSentAhead(const std::vector<v1::BinlogEvent>& events);
+  // True if the event at `position` was sent ahead, is not yet durable and has this timestamp (a
   // slave that received it ahead of the fsync subscribes after it).
   bool IsUnsyncedEvent(uint64_t position, int64_t timestamp_us) const;
   uint64_t OldestPosition() const { return log_->OldestPosition(); }
@@ -77,7 +80,7 @@ class Binlog {
   std::vector<LogRecord> scratch_;  // committer thread only
   mutable absl::Mutex mu_;
   uint64_t end_ ABSL_GUARDED_BY(mu_) = 0;
-  // The events written since the last Sync: (position, timestamp_us).
+  // The events sent ahead since the last Sync: (position, timestamp_us).
   std::vector<std::pair<uint64_t, int64_t>> unsynced_ ABSL_GUARDED_BY(mu_);
 };
 

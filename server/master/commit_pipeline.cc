@@ -188,6 +188,7 @@ void CommitPipeline::CommitterLoop() {
                  group->events.size() <= kMaxEventsSentAhead;
         }
         if (idle) {
+          binlog_->NoteSentAhead(group->events);
           semi_sync_->OnBinlogFlushed(group->events.back().position());
           options_.on_flushed(group->events, /*durable=*/false);
           sent_ahead = true;

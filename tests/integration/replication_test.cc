@@ -937,24 +937,35 @@ TEST_P(ReplicationTest, WaitNoSlaveOffSwitchesOffWhenSlaveLeaves) {
 
 // A slave that needs binlog the master has purged gets a clear error naming the oldest position
 // still available (in last_io_error), and applies nothing.
-TEST_P(ReplicationTest, PurgedBinlogIsReportedToLateSlave) {
-  ASSERT_OK_AND_ASSIGN(Node * master, cluster().StartMaster({"--semi_sync_enabled=false",
-                                                             "--binlog_segment_bytes=4096",
-                                                             "--binlog_retention_bytes=4096",
-                                                             "--binlog_purge_check_interval_ms=100"}));
+// A master with 4 KiB binlog segments and retention, and 40 KB written: returns it once it has
+// purged up to an oldest position above `above`, in *oldest.
+absl::StatusOr<Node*> StartPurgingMaster(Cluster& cluster, uint64_t above, uint64_t* oldest) {
+  absl::StatusOr<Node*> master = cluster.StartMaster(
+      {"--semi_sync_enabled=false", "--binlog_segment_bytes=4096",
+       "--binlog_retention_bytes=4096", "--binlog_purge_check_interval_ms=100"});
+  if (!master.ok()) return master.status();
   const std::string content(1000, 'x');
-  for (int i = 0; i < 40; ++i) ASSERT_OK(CreateRecord(*master, content));
-  uint64_t oldest = 0;
-  ASSERT_TRUE(Eventually(
+  for (int i = 0; i < 40; ++i) {
+    absl::Status s = CreateRecord(**master, content).status();
+    if (!s.ok()) return s;
+  }
+  ::testing::AssertionResult purged = Eventually(
       [&]() -> absl::Status {
-        absl::StatusOr<v1::MasterStatus> m = GetMasterStatus(*master, absl::Seconds(5));
+        absl::StatusOr<v1::MasterStatus> m = GetMasterStatus(**master, absl::Seconds(5));
         if (!m.ok()) return m.status();
-        oldest = m->oldest_position();
-        if (oldest > 1) return absl::OkStatus();
+        *oldest = m->oldest_position();
+        if (*oldest > above) return absl::OkStatus();
         return absl::UnavailableError(
-            absl::StrCat("oldest position ", oldest, ", binlog bytes ", m->binlog_bytes()));
+            absl::StrCat("oldest position ", *oldest, ", binlog bytes ", m->binlog_bytes()));
       },
-      kWait, "the master purges old binlog segments"));
+      kWait, "the master purges old binlog segments");
+  if (!purged) return absl::DeadlineExceededError(purged.message());
+  return master;
+}
+
+TEST_P(ReplicationTest, PurgedBinlogIsReportedToLateSlave) {
+  uint64_t oldest = 0;
+  ASSERT_OK_AND_ASSIGN(Node * master, StartPurgingMaster(cluster(), 1, &oldest));
 
   ASSERT_OK_AND_ASSIGN(Node * slave, cluster().StartSlave("late"));
   ASSERT_TRUE(Eventually(
@@ -982,22 +993,8 @@ TEST_P(ReplicationTest, PurgedBinlogIsReportedToLateSlave) {
 // position the master has since purged: the master cannot check it, so it refuses (the slave
 // must drop it); a confirmed event there is not checked.
 TEST_P(ReplicationTest, AnUnconfirmedEventAtAPurgedPositionIsRefused) {
-  ASSERT_OK_AND_ASSIGN(Node * master, cluster().StartMaster({"--semi_sync_enabled=false",
-                                                             "--binlog_segment_bytes=4096",
-                                                             "--binlog_retention_bytes=4096",
-                                                             "--binlog_purge_check_interval_ms=100"}));
-  const std::string content(1000, 'x');
-  for (int i = 0; i < 40; ++i) ASSERT_OK(CreateRecord(*master, content));
   uint64_t oldest = 0;
-  ASSERT_TRUE(Eventually(
-      [&]() -> absl::Status {
-        absl::StatusOr<v1::MasterStatus> m = GetMasterStatus(*master, absl::Seconds(5));
-        if (!m.ok()) return m.status();
-        oldest = m->oldest_position();
-        if (oldest > 2) return absl::OkStatus();
-        return absl::UnavailableError(absl::StrCat("oldest position ", oldest));
-      },
-      kWait, "the master purges old binlog segments"));
+  ASSERT_OK_AND_ASSIGN(Node * master, StartPurgingMaster(cluster(), 2, &oldest));
   // Retention runs every 100 ms: the oldest position must have settled (stay put for 500 ms).
   ASSERT_TRUE(Eventually(
       [&]() -> absl::Status {

@@ -435,7 +435,7 @@ TEST(MasterTest, SubscribeChecksTheSlavesLastEventAgainstTheBinlog) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE) << s.error_message();
 }
 
-TEST(MasterTest, BinlogKnowsTheEventsWrittenAndNotYetDurable) {
+TEST(MasterTest, BinlogKnowsTheEventsSentAheadAndNotYetDurable) {
   LogOptions lo;
   lo.dir = MakeTempDir("master_binlog_unsynced");
   lo.prefix = "binlog";
@@ -448,6 +448,8 @@ TEST(MasterTest, BinlogKnowsTheEventsWrittenAndNotYetDurable) {
     events[i].set_timestamp_us(1000 + i);
   }
   ASSERT_TRUE((*binlog)->Append(events).ok());
+  EXPECT_FALSE((*binlog)->IsUnsyncedEvent(2, 1001));  // written, not sent ahead
+  (*binlog)->NoteSentAhead(events);
   EXPECT_EQ((*binlog)->WrittenPosition(), 2u);
   EXPECT_EQ((*binlog)->EndPosition(), 0u);
   EXPECT_TRUE((*binlog)->IsUnsyncedEvent(2, 1001));
