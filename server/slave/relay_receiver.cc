@@ -88,20 +88,19 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
                                                ")"));
   }
   if (absl::Status s = CheckMasterUuid(reg_resp.master_uuid()); !s.ok()) return s;
-  {
-    // Our master answers: it is not gone (apply_unconfirmed_after), even if it then refuses.
-    absl::MutexLock lock(&mu_);
-    last_message_ = absl::Now();
-  }
 
   // 2. Subscribe after the last position held (relay log, or the database when the relay log
   //    was recreated empty).
   uint64_t last = 0;
+  bool last_unconfirmed = false;
   auto ctx = std::make_shared<grpc::ClientContext>();
   {
     absl::MutexLock lock(&mu_);
     if (stop_io_) return absl::CancelledError("stopping");
     last = std::max(relay_->LastPosition(), applied_.applied_position);
+    last_unconfirmed = last > confirmed_position_;
+    // Our master answers: it is not gone (apply_unconfirmed_after), even if it then refuses.
+    last_message_ = absl::Now();
     master_end_ = reg_resp.binlog_end_position();
     registered_ = true;
     call_ctx_ = ctx;
@@ -116,10 +115,7 @@ absl::Status Slave::ReceiveOnce(bool* progress, absl::Status* fatal) {
   sub_req.set_slave_id(options_.slave_id);
   sub_req.set_after_position(last);
   sub_req.set_accepts_events_ahead_of_fsync(true);
-  {
-    absl::MutexLock lock(&mu_);
-    sub_req.set_after_event_unconfirmed(last > confirmed_position_);
-  }
+  sub_req.set_after_event_unconfirmed(last_unconfirmed);
   if (absl::Status s = IdentifyLastEvent(last, &sub_req); !s.ok()) {
     absl::MutexLock lock(&mu_);
     call_ctx_.reset();
