@@ -364,6 +364,12 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
   bool stopping = false;     // an error of ours: no more reads
   bool unsynced = false;     // appended to the relay log, not yet fsynced
   size_t unsynced_bytes = 0;
+  // After a message the master sent ahead of its own fsync (which it does only when idle), the
+  // next Read is posted after the fsync and its Ack rather than before: posting a Read makes
+  // gRPC send flow-control window updates at once, which would go out ahead of the fsync, on the
+  // write's path. Under load (messages sent after the master's fsync) the Read is posted at once,
+  // so that messages already arrived share the fsync.
+  bool read_deferred = false;  // a Read to post after the next fsync
   // A group commit covers at most this much, so that a long catch-up (messages always waiting)
   // still syncs and acks as it goes.
   constexpr size_t kMaxUnsyncedBytes = 8 << 20;
@@ -402,6 +408,11 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
       *fatal = absl::InternalError(absl::StrCat("relay log fsync failed: ", s.message()));
       stopping = true;
       ctx->TryCancel();
+      if (read_deferred) {  // no Read is pending: nothing more will come from the stream
+        read_deferred = false;
+        read_pending = false;
+        cancel_acks();
+      }
       return;
     }
     {
@@ -409,6 +420,10 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
       DurableLocked(relay_->DurablePosition());
     }
     send_ack();
+    if (read_deferred) {
+      read_deferred = false;
+      reader->Read(&msg, ToTag(StreamTag::kRead));
+    }
   };
 
   while (read_pending || !acks.empty()) {
@@ -451,12 +466,14 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
           } else if (msg.events_size() > 0) {
             unsynced = true;
             unsynced_bytes += msg.ByteSizeLong();
+            read_deferred = msg.durable_position() != 0 &&
+                            msg.events(msg.events_size() - 1).position() > msg.durable_position();
           }
         }
         if (stopping) {
           read_pending = false;
           cancel_acks();
-        } else {
+        } else if (!read_deferred) {
           reader->Read(&msg, ToTag(StreamTag::kRead));
         }
         break;

@@ -539,6 +539,22 @@ TEST_F(SlaveTest, EventsSentAheadOfTheMastersFsyncAreAppliedOnlyOnceDurable) {
   EXPECT_EQ(CountRecords(), 3);
 }
 
+// An idle master sends every write ahead of its fsync; the slave posts its next Read only after
+// each message's fsync and Ack (relay_receiver.cc), so a message it did not read would stall it.
+TEST_F(SlaveTest, OneWriteAfterAnotherSentAheadAreEachAckedAndApplied) {
+  StartSlave(Options());
+  for (uint64_t pos = 1; pos <= 5; ++pos) {
+    master_.Inject(SentAhead(Events(pos, pos), pos - 1));
+    ASSERT_TRUE(WaitFor([&] { return master_.max_acked() == pos; }, "ack of the write"));
+    v1::SubscribeBinlogResponse durable;
+    durable.mutable_heartbeat()->set_binlog_end_position(pos);
+    master_.Inject(durable);
+    ASSERT_TRUE(WaitForApplied(pos));
+  }
+  EXPECT_EQ(CountRecords(), 5);
+  EXPECT_EQ(slave_->Status().retrieved_position(), 5u);
+}
+
 TEST_F(SlaveTest, EventsNeverReportedDurableAreAppliedWhenTheMasterStaysAway) {
   master_.Inject(SentAhead(Events(1, 3), 1));
   SlaveOptions o = Options();
