@@ -68,6 +68,10 @@ DEFINE_bool(send_before_fsync_when_idle, true,
             "overlaps the slaves' (lower latency at low concurrency). Slaves apply such events "
             "only once the master reports them durable, and drop them if it lost them; a client "
             "is still answered only after both fsyncs");
+DEFINE_bool(rpc_thread_sends_idle_insert, true,
+            "With --send_before_fsync_when_idle: an insert that reaches an idle master is "
+            "written to the binlog and sent to the slaves by the RPC thread that received it, "
+            "rather than after waking the committer thread (which still does the fsync)");
 DEFINE_uint64(shutdown_grace_ms, 500,
               "Milliseconds in-flight RPCs get to finish on SIGTERM/SIGINT before cancellation");
 DEFINE_int32(rpc_threads, 1,
@@ -126,6 +130,7 @@ absl::StatusOr<MasterOptions> OptionsFromFlags() {
   }
   o.heartbeat_period = absl::Milliseconds(FLAGS_heartbeat_period_ms);
   o.send_before_fsync_when_idle = FLAGS_send_before_fsync_when_idle;
+  o.rpc_thread_sends_idle_insert = FLAGS_rpc_thread_sends_idle_insert;
   return o;
 }
 

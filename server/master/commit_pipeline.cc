@@ -83,7 +83,12 @@ void CommitPipeline::Shutdown() {
 }
 
 void CommitPipeline::Submit(v1::RowOp op, int64_t id, std::string content, Done done) {
+  // Whether semi-sync is on is left to WriteGroup: a lead write it does not send ahead is only
+  // written on this thread instead of the committer's.
+  const bool may_lead = options_.submitter_sends_idle_insert && op == v1::ROW_OP_INSERT &&
+                        options_.send_before_fsync_when_idle && options_.on_flushed;
   absl::Status refused;
+  Write* w = nullptr;
   {
     absl::MutexLock l(&mu_);
     if (!broken_.ok()) {
@@ -91,16 +96,42 @@ void CommitPipeline::Submit(v1::RowOp op, int64_t id, std::string content, Done 
     } else if (stopping_) {
       refused = absl::UnavailableError("master is shutting down; the write was not performed");
     } else {
-      Write* w = new Write;
+      w = new Write;
       w->op = op;
       w->id = id;
       w->content = std::move(content);
       w->done = std::move(done);
-      queue_.push_back(w);
-      return;
+      if (!may_lead || !IdleLocked()) {
+        queue_.push_back(w);
+        return;
+      }
+      leader_active_ = true;  // this thread holds the committer's role until the handover
     }
   }
-  done(refused, v1::BinlogEvent(), false);
+  if (w == nullptr) {
+    done(refused, v1::BinlogEvent(), false);
+    return;
+  }
+  LeadIdleWrite(w);
+}
+
+bool CommitPipeline::Idle() const {
+  absl::MutexLock l(&mu_);
+  return IdleLocked();
+}
+
+bool CommitPipeline::IdleLocked() const {
+  return queue_.empty() && !leader_active_ && !committer_busy_ && handover_ == nullptr &&
+         completions_.empty() && !completer_busy_ && purge_floor_ == 0;
+}
+
+void CommitPipeline::LeadIdleWrite(Write* w) {
+  auto handover = std::make_unique<Handover>();
+  handover->group = PrepareGroup({w});
+  handover->sent_ahead = WriteGroup(handover->group.get(), &handover->status);
+  absl::MutexLock l(&mu_);
+  leader_active_ = false;
+  handover_ = std::move(handover);
 }
 
 absl::StatusOr<std::optional<v1::Record>> CommitPipeline::CurrentRow(int64_t id) {
@@ -144,78 +175,102 @@ absl::Status CommitPipeline::Prepare(Write* w, uint64_t position, int64_t now_us
   return absl::OkStatus();
 }
 
+std::unique_ptr<CommitPipeline::Group> CommitPipeline::PrepareGroup(
+    const std::vector<Write*>& batch) {
+  auto group = std::make_unique<Group>();
+  const int64_t now_us = absl::ToUnixMicros(absl::Now());
+  for (Write* w : batch) {
+    w->status = Prepare(w, next_position_, now_us);
+    if (w->status.ok()) {
+      group->events.push_back(w->event);
+      ++next_position_;
+    }
+    group->writes.push_back(w);
+  }
+  return group;
+}
+
+bool CommitPipeline::WriteGroup(Group* group, absl::Status* status) {
+  *status = absl::OkStatus();
+  if (group->events.empty()) return false;
+  *status = binlog_->Append(group->events);
+  // Not before the first durable event: durable_position 0 means "all durable" to a slave.
+  if (!status->ok() || !options_.send_before_fsync_when_idle || !options_.on_flushed ||
+      binlog_->EndPosition() == 0 || !semi_sync_->IsOn()) {
+    return false;
+  }
+  {
+    absl::MutexLock l(&mu_);
+    if (!completions_.empty() || completer_busy_ || !queue_.empty() ||
+        group->events.size() > kMaxEventsSentAhead) {
+      return false;
+    }
+  }
+  binlog_->NoteSentAhead(group->events);
+  semi_sync_->OnBinlogFlushed(group->events.back().position());
+  options_.on_flushed(group->events, /*durable=*/false);
+  return true;
+}
+
+void CommitPipeline::SyncGroup(std::unique_ptr<Group> group, absl::Status s, bool sent_ahead) {
+  if (s.ok() && !group->events.empty()) s = binlog_->Sync();
+  if (!s.ok()) {
+    LOG(ERROR) << "master " << options_.server_uuid
+               << ": binlog write failed, refusing all further writes until restart: " << s;
+    absl::Status broken = absl::UnavailableError(
+        absl::StrCat("master binlog failed (", s.message(), "); restart the master"));
+    {
+      absl::MutexLock l(&mu_);
+      broken_ = broken;
+    }
+    Finish(group.get(), broken, false);
+    return;
+  }
+  if (sent_ahead) {
+    if (options_.on_durable) options_.on_durable();
+  } else if (!group->events.empty()) {
+    semi_sync_->OnBinlogFlushed(group->events.back().position());
+    if (options_.on_flushed) options_.on_flushed(group->events, /*durable=*/true);
+  }
+  absl::MutexLock l(&mu_);
+  completions_.push_back(std::move(group));
+}
+
 void CommitPipeline::CommitterLoop() {
   std::vector<Write*> batch;
   while (true) {
+    std::unique_ptr<Handover> handover;
     {
       absl::MutexLock l(&mu_);
+      committer_busy_ = false;
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        if (handover_ != nullptr) return true;
+        if (leader_active_) return false;  // a submitting thread holds the committer's role
         return !queue_.empty() || stopping_ || purge_floor_ > 0;
       };
       mu_.Await(absl::Condition(&ready));
-      if (stopping_) break;
-      while (!queue_.empty() && batch.size() < options_.max_group_size) {
-        batch.push_back(queue_.front());
-        queue_.pop_front();
+      committer_busy_ = true;
+      if (handover_ != nullptr) {
+        handover = std::move(handover_);
+      } else {
+        if (stopping_) break;
+        while (!queue_.empty() && batch.size() < options_.max_group_size) {
+          batch.push_back(queue_.front());
+          queue_.pop_front();
+        }
       }
+    }
+    if (handover != nullptr) {
+      SyncGroup(std::move(handover->group), handover->status, handover->sent_ahead);
+      continue;
     }
     RunRequestedPurge();
     if (batch.empty()) continue;
-
-    auto group = std::make_unique<Group>();
-    int64_t now_us = absl::ToUnixMicros(absl::Now());
-    for (Write* w : batch) {
-      w->status = Prepare(w, next_position_, now_us);
-      if (w->status.ok()) {
-        group->events.push_back(w->event);
-        ++next_position_;
-      }
-      group->writes.push_back(w);
-    }
+    std::unique_ptr<Group> group = PrepareGroup(batch);
     batch.clear();
-
     absl::Status s;
-    bool sent_ahead = false;
-    if (!group->events.empty()) {
-      s = binlog_->Append(group->events);
-      // Not before the first durable event: durable_position 0 means "all durable" to a slave.
-      if (s.ok() && options_.send_before_fsync_when_idle && options_.on_flushed &&
-          binlog_->EndPosition() > 0 && semi_sync_->IsOn()) {
-        bool idle = false;
-        {
-          absl::MutexLock l(&mu_);
-          idle = completions_.empty() && !completer_busy_ && queue_.empty() &&
-                 group->events.size() <= kMaxEventsSentAhead;
-        }
-        if (idle) {
-          binlog_->NoteSentAhead(group->events);
-          semi_sync_->OnBinlogFlushed(group->events.back().position());
-          options_.on_flushed(group->events, /*durable=*/false);
-          sent_ahead = true;
-        }
-      }
-      if (s.ok()) s = binlog_->Sync();
-    }
-    if (!s.ok()) {
-      LOG(ERROR) << "master " << options_.server_uuid
-                 << ": binlog write failed, refusing all further writes until restart: " << s;
-      absl::Status broken = absl::UnavailableError(
-          absl::StrCat("master binlog failed (", s.message(), "); restart the master"));
-      {
-        absl::MutexLock l(&mu_);
-        broken_ = broken;
-      }
-      Finish(group.get(), broken, false);
-      continue;
-    }
-    if (sent_ahead) {
-      if (options_.on_durable) options_.on_durable();
-    } else if (!group->events.empty()) {
-      semi_sync_->OnBinlogFlushed(group->events.back().position());
-      if (options_.on_flushed) options_.on_flushed(group->events, /*durable=*/true);
-    }
-    absl::MutexLock l(&mu_);
-    completions_.push_back(std::move(group));
+    const bool sent_ahead = WriteGroup(group.get(), &s);
+    SyncGroup(std::move(group), s, sent_ahead);
   }
   absl::MutexLock l(&mu_);
   committer_done_ = true;
@@ -369,6 +424,12 @@ void CommitPipeline::OnQuorum(uint64_t quorum) {
     state = staged_state_;
   }
   Complete(g, storage_->CommitStaged(g->events, state), /*acked=*/true);
+  {
+    // The completer holds nothing any more (it will only find the group done). Cleared before
+    // staged_done_: until then the completer cannot take another group.
+    absl::MutexLock l(&mu_);
+    completer_busy_ = false;
+  }
   absl::MutexLock l(&staged_mu_);
   staged_done_ = true;
 }

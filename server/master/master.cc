@@ -75,6 +75,7 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Open(const MasterOptions& option
                                         bool durable) { repl->OnFlushed(events, durable); };
   pipeline_options.on_durable = [repl] { repl->OnDurable(); };
   pipeline_options.send_before_fsync_when_idle = options.send_before_fsync_when_idle;
+  pipeline_options.submitter_sends_idle_insert = options.rpc_thread_sends_idle_insert;
   m->pipeline_ = std::make_unique<CommitPipeline>(pipeline_options, m->binlog_.get(),
                                                   m->storage_.get(), m->semi_sync_.get(),
                                                   std::max<int64_t>(max_id, m->max_binlog_id_) + 1);

@@ -38,6 +38,8 @@ struct MasterOptions {
   absl::Duration heartbeat_period = absl::Seconds(1);
   // See CommitPipelineOptions::send_before_fsync_when_idle.
   bool send_before_fsync_when_idle = true;
+  // See CommitPipelineOptions::submitter_sends_idle_insert.
+  bool rpc_thread_sends_idle_insert = true;
   int read_sessions = 4;
 };
 

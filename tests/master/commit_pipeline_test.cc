@@ -4,8 +4,11 @@
 // is a race, so the tests do not assert it.
 #include "server/master/commit_pipeline.h"
 
+#include <atomic>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -23,8 +26,11 @@ using test_util::MakeTempDir;
 // pipeline.
 class PipelineFixture {
  public:
+  // With record_flushes, on_flushed and on_durable are set (so an idle pipeline sends groups
+  // ahead of their fsync) and record every call in flushes().
   explicit PipelineFixture(const std::string& name, int wait_for_slave_count = 1,
-                           int state_every_groups = CommitPipelineOptions().state_every_groups) {
+                           int state_every_groups = CommitPipelineOptions().state_every_groups,
+                           bool record_flushes = false, bool submitter_sends_idle_insert = true) {
     const std::string dir = MakeTempDir(name);
     LogOptions log;
     log.dir = dir + "/binlog";
@@ -47,6 +53,19 @@ class PipelineFixture {
     CommitPipelineOptions po;
     po.server_uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
     po.state_every_groups = state_every_groups;
+    po.submitter_sends_idle_insert = submitter_sends_idle_insert;
+    if (record_flushes) {
+      po.on_flushed = [this](const std::vector<v1::BinlogEvent>& events, bool durable) {
+        absl::MutexLock l(&flushes_mu_);
+        for (const v1::BinlogEvent& e : events) {
+          flushes_.push_back({e.position(), durable, std::this_thread::get_id()});
+        }
+      };
+      po.on_durable = [this] {
+        absl::MutexLock l(&flushes_mu_);
+        durable_calls_.push_back(std::this_thread::get_id());
+      };
+    }
     pipeline_ = std::make_unique<CommitPipeline>(po, binlog_.get(), storage_.get(),
                                                  semi_sync_.get(), /*next_record_id=*/1);
     pipeline_->Start();
@@ -97,6 +116,31 @@ class PipelineFixture {
     return false;
   }
 
+  // One on_flushed event: its position, whether it was durable yet, and the calling thread.
+  struct Flush {
+    uint64_t position;
+    bool durable;
+    std::thread::id thread;
+  };
+  std::vector<Flush> flushes() {
+    absl::MutexLock l(&flushes_mu_);
+    return flushes_;
+  }
+  std::vector<std::thread::id> durable_calls() {
+    absl::MutexLock l(&flushes_mu_);
+    return durable_calls_;
+  }
+
+  // Waits (with a deadline) until the pipeline has nothing in flight.
+  bool WaitUntilIdle() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      if (pipeline_->Idle()) return true;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return false;
+  }
+
   SemiSyncMaster* semi_sync() { return semi_sync_.get(); }
   Storage* storage() { return storage_.get(); }
   CommitPipeline* pipeline() { return pipeline_.get(); }
@@ -107,6 +151,9 @@ class PipelineFixture {
   std::unique_ptr<SemiSyncMaster> semi_sync_;
   std::unique_ptr<CommitPipeline> pipeline_;
   bool stopped_ = false;
+  absl::Mutex flushes_mu_;
+  std::vector<Flush> flushes_ ABSL_GUARDED_BY(flushes_mu_);
+  std::vector<std::thread::id> durable_calls_ ABSL_GUARDED_BY(flushes_mu_);
 };
 
 TEST(CommitPipelineTest, TheAckCommitsAndAnswersTheStagedGroup) {
@@ -189,6 +236,114 @@ TEST(CommitPipelineTest, ShutdownBeforeTheAckAnswersUnavailableAndCommitsNothing
   } else {
     EXPECT_TRUE(out.acked);
   }
+}
+
+// An insert reaching an idle pipeline is written and sent ahead of its fsync by the submitting
+// thread (inside Submit); the committer syncs it and reports it durable. Without
+// submitter_sends_idle_insert the committer does both.
+TEST(CommitPipelineTest, AnIdleInsertIsSentAheadByTheSubmittingThread) {
+  for (bool submitter_sends : {true, false}) {
+    SCOPED_TRACE(absl::StrCat("submitter_sends_idle_insert=", submitter_sends));
+    PipelineFixture f(absl::StrCat("pipeline_lead_", submitter_sends), 1,
+                      CommitPipelineOptions().state_every_groups, /*record_flushes=*/true,
+                      submitter_sends);
+    // The first event is never sent ahead (nothing is durable yet).
+    PipelineFixture::Outcome first;
+    f.Insert("first", &first);
+    ASSERT_TRUE(f.WaitUntilWaiting());
+    f.semi_sync()->OnAck("s1", 1);
+    PipelineFixture::ExpectAnsweredOnceAcked(&first);
+    ASSERT_TRUE(f.WaitUntilIdle());
+    ASSERT_EQ(f.flushes().size(), 1u);
+    EXPECT_TRUE(f.flushes()[0].durable);
+    EXPECT_NE(f.flushes()[0].thread, std::this_thread::get_id());
+
+    PipelineFixture::Outcome second;
+    f.Insert("second", &second);
+    if (submitter_sends) {
+      // Already written and handed to the streams when Submit returns, from this thread.
+      std::vector<PipelineFixture::Flush> flushes = f.flushes();
+      ASSERT_EQ(flushes.size(), 2u);
+      EXPECT_EQ(flushes[1].position, 2u);
+      EXPECT_FALSE(flushes[1].durable);
+      EXPECT_EQ(flushes[1].thread, std::this_thread::get_id());
+    }
+    ASSERT_TRUE(f.WaitUntilWaiting());
+    std::vector<PipelineFixture::Flush> flushes = f.flushes();
+    ASSERT_EQ(flushes.size(), 2u);
+    EXPECT_FALSE(flushes[1].durable);  // idle: sent ahead either way
+    EXPECT_EQ(flushes[1].thread == std::this_thread::get_id(), submitter_sends);
+    ASSERT_EQ(f.durable_calls().size(), 1u);  // the committer, after the fsync
+    EXPECT_NE(f.durable_calls()[0], std::this_thread::get_id());
+    {
+      absl::MutexLock l(&second.mu);
+      EXPECT_EQ(second.calls, 0) << "answered before the ack";
+    }
+    f.semi_sync()->OnAck("s1", 2);
+    PipelineFixture::ExpectAnsweredOnceAcked(&second);
+    absl::StatusOr<v1::Record> row = f.storage()->GetRecord(2);
+    ASSERT_TRUE(row.ok()) << row.status();
+    EXPECT_EQ(row->content(), "second");
+  }
+}
+
+// Writers racing for the committer's role (a submitting thread leads a write to an idle
+// pipeline, the committer takes everything queued meanwhile): every write gets exactly one
+// position, every position is handed to the streams exactly once and in order, and every write
+// is answered once.
+TEST(CommitPipelineTest, ConcurrentInsertsAreEachWrittenOnceWhoeverWritesThem) {
+  PipelineFixture f("pipeline_lead_race", 1, CommitPipelineOptions().state_every_groups,
+                    /*record_flushes=*/true);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 50;
+  std::vector<std::unique_ptr<PipelineFixture::Outcome>> outs;
+  for (int i = 0; i < kThreads * kPerThread; ++i) {
+    outs.push_back(std::make_unique<PipelineFixture::Outcome>());
+  }
+  std::atomic<bool> writers_done{false};
+  // Acks whatever has been handed to the streams, as a slave would.
+  std::thread acker([&] {
+    uint64_t acked = 0;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      uint64_t last = 0;
+      for (const PipelineFixture::Flush& fl : f.flushes()) last = std::max(last, fl.position);
+      if (last > acked) {
+        f.semi_sync()->OnAck("s1", last);
+        acked = last;
+      } else if (writers_done && acked == kThreads * kPerThread) {
+        return;
+      }
+      absl::SleepFor(absl::Microseconds(200));
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        PipelineFixture::Outcome* out = outs[t * kPerThread + i].get();
+        f.Insert(absl::StrCat("t", t, " #", i), out);
+        // Every other write waits for its answer, so the pipeline goes idle now and then.
+        if (i % 2 == 0) PipelineFixture::ExpectAnsweredOnceAcked(out);
+      }
+    });
+  }
+  for (std::thread& w : writers) w.join();
+  writers_done = true;
+  for (auto& out : outs) PipelineFixture::ExpectAnsweredOnceAcked(out.get());
+  acker.join();
+  std::vector<PipelineFixture::Flush> flushes = f.flushes();
+  ASSERT_EQ(flushes.size(), static_cast<size_t>(kThreads * kPerThread));
+  for (size_t i = 0; i < flushes.size(); ++i) {
+    EXPECT_EQ(flushes[i].position, i + 1) << "flush #" << i;
+  }
+  std::set<std::string> contents;
+  for (int64_t id = 1; id <= kThreads * kPerThread; ++id) {
+    absl::StatusOr<v1::Record> row = f.storage()->GetRecord(id);
+    ASSERT_TRUE(row.ok()) << "row " << id << ": " << row.status();
+    contents.insert(row->content());
+  }
+  EXPECT_EQ(contents.size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
 }  // namespace

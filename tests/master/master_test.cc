@@ -330,16 +330,23 @@ bool ReadEvents(grpc::ClientReader<v1::SubscribeBinlogResponse>* stream,
 }
 
 TEST(MasterTest, AnIdleMasterSendsAWriteAheadOfItsFsyncThenSaysItIsDurable) {
-  // {master sends ahead, the slave accepts events ahead of the fsync}
-  for (const auto& [enabled, accepts] : {std::pair{true, true}, std::pair{false, true},
-                                         std::pair{true, false}}) {
+  // {master sends ahead, the slave accepts events ahead of the fsync, the rpc thread sends}
+  struct Case {
+    bool enabled, accepts, rpc_thread_sends;
+  };
+  for (const Case& c : {Case{true, true, true}, Case{true, true, false}, Case{false, true, true},
+                        Case{true, false, true}}) {
+    const bool enabled = c.enabled;
+    const bool accepts = c.accepts;
     const bool ahead = enabled && accepts;
-    SCOPED_TRACE(absl::StrCat("send_before_fsync_when_idle=", enabled, " slave accepts=", accepts));
+    SCOPED_TRACE(absl::StrCat("send_before_fsync_when_idle=", enabled, " slave accepts=", accepts,
+                              " rpc_thread_sends_idle_insert=", c.rpc_thread_sends));
     std::string dir = MakeTempDir("master_send_ahead");
     MasterOptions o = Options(dir);
     o.semi_sync.enabled = true;
     o.semi_sync.timeout = absl::Seconds(60);
     o.send_before_fsync_when_idle = enabled;
+    o.rpc_thread_sends_idle_insert = c.rpc_thread_sends;
     ServedMaster m(o);
     grpc::ClientContext sc;
     auto stream = Subscribe(&m, &sc, "s1", 0, accepts);
