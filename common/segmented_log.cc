@@ -107,6 +107,7 @@ class SegmentedLog::Impl {
 
   absl::Status Recover();
   absl::Status Append(const std::vector<LogRecord>& records);
+  bool AppendIsWriteOnly(size_t records, size_t payload_bytes) const;
   absl::Status Sync();
   absl::Status TruncateAfter(uint64_t pos);
   absl::StatusOr<int> PurgeWhile(
@@ -431,6 +432,12 @@ absl::Status SegmentedLog::Impl::Preallocate(uint64_t end) {
   return absl::OkStatus();
 }
 
+bool SegmentedLog::Impl::AppendIsWriteOnly(size_t records, size_t payload_bytes) const {
+  if (active_fd_ == nullptr || active_bytes_ >= options_.segment_bytes) return false;  // rotates
+  const uint64_t end = active_bytes_ + records * lf::kRecordHeaderSize + payload_bytes;
+  return options_.preallocate_bytes == 0 || end <= allocated_;
+}
+
 absl::Status SegmentedLog::Impl::Append(const std::vector<LogRecord>& records) {
   RETURN_IF_ERROR(Error());
   if (records.empty()) return absl::OkStatus();
@@ -644,6 +651,9 @@ absl::StatusOr<std::unique_ptr<SegmentedLog>> SegmentedLog::Open(const LogOption
 
 absl::Status SegmentedLog::Append(const std::vector<LogRecord>& records) {
   return impl_->Append(records);
+}
+bool SegmentedLog::AppendIsWriteOnly(size_t records, size_t payload_bytes) const {
+  return impl_->AppendIsWriteOnly(records, payload_bytes);
 }
 absl::Status SegmentedLog::Sync() { return impl_->Sync(); }
 absl::Status SegmentedLog::TruncateAfter(uint64_t pos) { return impl_->TruncateAfter(pos); }

@@ -83,6 +83,10 @@ class SegmentedLog {
   // Appends records (not yet durable). Positions must continue LastPosition() without a gap
   // (InvalidArgument otherwise). Rotates to a new segment when the active one is full.
   absl::Status Append(const std::vector<LogRecord>& records);
+  // Whether an Append of `records` records with `payload_bytes` of payload in all would only
+  // write: no rotation to a new segment (fsyncs) and no zero-filling of preallocated space.
+  // Called by the appending thread.
+  bool AppendIsWriteOnly(size_t records, size_t payload_bytes) const;
   // Makes everything appended before the call durable: on success DurablePosition() is at least
   // the LastPosition() seen when it began. Thread-safe with respect to Append.
   absl::Status Sync();

@@ -47,6 +47,12 @@ absl::Status Binlog::Append(const std::vector<v1::BinlogEvent>& events) {
   return log_->Append(scratch_);
 }
 
+bool Binlog::AppendIsWriteOnly(const std::vector<v1::BinlogEvent>& events) const {
+  size_t bytes = 0;
+  for (const v1::BinlogEvent& e : events) bytes += e.ByteSizeLong();
+  return log_->AppendIsWriteOnly(events.size(), bytes);
+}
+
 void Binlog::NoteSentAhead(const std::vector<v1::BinlogEvent>& events) {
   absl::MutexLock l(&mu_);
   for (const v1::BinlogEvent& e : events) unsynced_.emplace_back(e.position(), e.timestamp_us());

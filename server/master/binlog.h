@@ -1,7 +1,9 @@
 // Binlog: the master's durable binlog of BinlogEvent transactions on top of a SegmentedLog, and
 // its durable end (what streams and readers may read up to).
 //
-// Threads: Append/Sync/AppendDurably are called by the commit pipeline's committer thread only. Readers
+// Threads: Append/Sync/AppendDurably/AppendIsWriteOnly/NoteSentAhead are called by whichever
+// thread holds the commit pipeline's committer role (one at a time, handed over under the
+// pipeline's lock, which orders their accesses to the writer state). Readers
 // (NewReader/ReadEvents) and EndPosition run on other threads concurrently.
 #ifndef SEMISYNC_SERVER_MASTER_BINLOG_H_
 #define SEMISYNC_SERVER_MASTER_BINLOG_H_
@@ -44,6 +46,9 @@ class Binlog {
   // Appends events with one write, not yet durable: WrittenPosition() moves, EndPosition() does
   // not. Events must carry consecutive positions after WrittenPosition().
   absl::Status Append(const std::vector<v1::BinlogEvent>& events);
+  // Whether Append(events) would only write(2): no segment rotation (fsyncs) and no zero-filling
+  // of preallocated space (SegmentedLog::AppendIsWriteOnly). Appending thread.
+  bool AppendIsWriteOnly(const std::vector<v1::BinlogEvent>& events) const;
   // Makes everything appended durable (one fsync), then publishes the new durable end.
   absl::Status Sync();
   // Append and Sync: one write and one fsync for the whole group.
@@ -54,7 +59,7 @@ class Binlog {
   // Last position written (durable or not); events up to it may have been sent to slaves ahead
   // of the fsync.
   uint64_t WrittenPosition() const { return log_->LastPosition(); }
-  // Committer thread: `events`, written and not yet durable, go to slaves ahead of the fsync;
+  // Committer role: `events`, written and not yet durable, go to slaves ahead of the fsync;
   // IsUnsyncedEvent knows them until the next Sync.
   void NoteSentAhead(const std::vector<v1::BinlogEvent>& events);
   // True if the event at `position` was sent ahead, is not yet durable and has this timestamp (a

@@ -22,7 +22,8 @@
 // A stream ends when the slave goes away (CANCELLED), a binlog read fails (its status, e.g.
 // OUT_OF_RANGE for purged positions), or Shutdown() (UNAVAILABLE).
 //
-// Thread-safety: OnFlushed (committer), Shutdown (main) and the loop's tags run concurrently;
+// Thread-safety: OnFlushed (the pipeline's committer role: its thread, or an rpc thread leading an
+// idle insert), OnDurable (committer thread), Shutdown (main) and the loop's tags run concurrently;
 // each Call has its own mutex, taken after the streamer's. Binlog, SemiSyncMaster and
 // SlaveRegistry outlive the streamer; the streamer outlives the loop's drain.
 #ifndef SEMISYNC_SERVER_MASTER_BINLOG_STREAM_H_
@@ -68,7 +69,8 @@ class BinlogStreamer {
 
   // Serves SubscribeBinlog on `loop` (before BuildAndStart).
   void Register(AsyncRpcLoop* loop, SubscribeBinlogRequestFn request);
-  // Committer thread: `events` (consecutive positions) were just written to the binlog: made
+  // Committer role (the committer thread, or an rpc thread leading an idle insert; one at a
+  // time): `events` (consecutive positions) were just written to the binlog: made
   // durable, or (an idle master overlapping its fsync with the slaves') about to be, in which
   // case OnDurable follows the fsync. Each message tells the slave the durable end
   // (SubscribeBinlogResponse.durable_position); a slave applies nothing past it.

@@ -83,10 +83,11 @@ void CommitPipeline::Shutdown() {
 }
 
 void CommitPipeline::Submit(v1::RowOp op, int64_t id, std::string content, Done done) {
-  // Whether semi-sync is on is left to WriteGroup: a lead write it does not send ahead is only
-  // written on this thread instead of the committer's.
+  // Checked before mu_ (IsOn takes SemiSyncMaster's lock): only then can the write be sent
+  // ahead, which is the point of leading it.
   const bool may_lead = options_.submitter_sends_idle_insert && op == v1::ROW_OP_INSERT &&
-                        options_.send_before_fsync_when_idle && options_.on_flushed;
+                        options_.send_before_fsync_when_idle && options_.on_flushed &&
+                        semi_sync_->IsOn();
   absl::Status refused;
   Write* w = nullptr;
   {
@@ -128,7 +129,12 @@ bool CommitPipeline::IdleLocked() const {
 void CommitPipeline::LeadIdleWrite(Write* w) {
   auto handover = std::make_unique<Handover>();
   handover->group = PrepareGroup({w});
-  handover->sent_ahead = WriteGroup(handover->group.get(), &handover->status);
+  // An append that would rotate the segment (fsyncs) or zero-fill preallocated space is left to
+  // the committer: this thread serves the other RPCs.
+  handover->written = binlog_->AppendIsWriteOnly(handover->group->events);
+  if (handover->written) {
+    handover->sent_ahead = WriteGroup(handover->group.get(), &handover->status);
+  }
   absl::MutexLock l(&mu_);
   leader_active_ = false;
   handover_ = std::move(handover);
@@ -261,6 +267,9 @@ void CommitPipeline::CommitterLoop() {
       }
     }
     if (handover != nullptr) {
+      if (!handover->written) {
+        handover->sent_ahead = WriteGroup(handover->group.get(), &handover->status);
+      }
       SyncGroup(std::move(handover->group), handover->status, handover->sent_ahead);
       continue;
     }
@@ -423,13 +432,15 @@ void CommitPipeline::OnQuorum(uint64_t quorum) {
     g = staged_;
     state = staged_state_;
   }
-  Complete(g, storage_->CommitStaged(g->events, state), /*acked=*/true);
-  {
-    // The completer holds nothing any more (it will only find the group done). Cleared before
-    // staged_done_: until then the completer cannot take another group.
+  const absl::Status db = storage_->CommitStaged(g->events, state);
+  if (db.ok()) {
+    // The completer holds nothing any more (it will only find the group done), and the next
+    // write (its client may send it as soon as it is answered, below) finds the pipeline idle.
+    // Cleared before staged_done_: until then the completer cannot take another group.
     absl::MutexLock l(&mu_);
     completer_busy_ = false;
   }
+  Complete(g, db, /*acked=*/true);
   absl::MutexLock l(&staged_mu_);
   staged_done_ = true;
 }

@@ -87,8 +87,8 @@ struct CommitPipelineOptions {
   uint64_t binlog_retention_bytes = 0;
   absl::Duration binlog_retention_age = absl::ZeroDuration();
   absl::Duration purge_check_interval = absl::Seconds(10);
-  // Called on the committer thread with every group once it is durable in the binlog (the
-  // binlog streams send it to caught-up slaves from memory). May be empty.
+  // Called by the thread holding the committer's role with every group once it is durable in
+  // the binlog (the binlog streams send it to caught-up slaves from memory). May be empty.
   // `durable` is false when the group is handed over ahead of its fsync (below).
   std::function<void(const std::vector<v1::BinlogEvent>& events, bool durable)> on_flushed;
   // Semi-sync, idle pipeline (no earlier group still waiting for its acks or its commit): the
@@ -141,7 +141,8 @@ class CommitPipeline final : public RecordWriter {
   // A group written (and perhaps sent ahead) by a submitting thread, for the committer to sync.
   struct Handover {
     std::unique_ptr<Group> group;
-    absl::Status status;  // of the binlog write
+    bool written = false;  // appended by the submitting thread (else the committer appends it)
+    absl::Status status;   // of the binlog write
     bool sent_ahead = false;
   };
 
@@ -161,7 +162,7 @@ class CommitPipeline final : public RecordWriter {
   // Committer thread: fsyncs a written group, reports it flushed or durable, and queues it for
   // the completer; a failed write or fsync breaks the write path.
   void SyncGroup(std::unique_ptr<Group> group, absl::Status status, bool sent_ahead);
-  // Validates one write against the row state and fills its event. Committer thread.
+  // Validates one write against the row state and fills its event. Committer role.
   absl::Status Prepare(Write* w, uint64_t position, int64_t now_us);
   absl::StatusOr<std::optional<v1::Record>> CurrentRow(int64_t id);
   // The database's replication state once `g` is committed.

@@ -197,6 +197,29 @@ TEST_F(SegmentedLogTest, RotatesSegments) {
   EXPECT_EQ(total, log->TotalBytes());
 }
 
+// AppendIsWriteOnly: false exactly when the append would create or rotate a segment, or extend
+// the preallocated space.
+TEST_F(SegmentedLogTest, AppendIsWriteOnlyUnlessItRotatesOrPreallocates) {
+  options_.segment_bytes = 256;
+  options_.preallocate_bytes = 4096;
+  auto log = Open();
+  EXPECT_FALSE(log->AppendIsWriteOnly(1, 10)) << "the first append creates the segment";
+  ASSERT_OK(log->Append(Records(1, 1)));
+  EXPECT_TRUE(log->AppendIsWriteOnly(1, 10));
+  EXPECT_FALSE(log->AppendIsWriteOnly(1, 8192)) << "past the preallocated zeros";
+  uint64_t next = 2;
+  while (log->Segments().back().bytes < options_.segment_bytes) {
+    ASSERT_OK(log->Append(Records(next++, 1)));
+  }
+  ASSERT_EQ(log->Segments().size(), 1u);
+  EXPECT_FALSE(log->AppendIsWriteOnly(1, 10)) << "the active segment is full: rotates";
+  ASSERT_OK(log->Append(Records(next++, 1)));
+  ASSERT_EQ(log->Segments().size(), 2u);
+  EXPECT_TRUE(log->AppendIsWriteOnly(1, 10));
+  ASSERT_OK(log->Sync());
+  EXPECT_EQ(*ReadAll(*log, 0), next - 1);
+}
+
 TEST_F(SegmentedLogTest, TruncateAfterDropsTheTailWithinAndAcrossSegments) {
   options_.segment_bytes = 256;
   auto log = Open();
