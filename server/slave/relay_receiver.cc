@@ -429,7 +429,9 @@ grpc::Status Slave::Stream(grpc::ClientContext* ctx, const v1::SubscribeBinlogRe
   while (read_pending || !acks.empty()) {
     void* tag = nullptr;
     bool ok = false;
-    if (unsynced && unsynced_bytes >= kMaxUnsyncedBytes) {
+    // With the next Read deferred nothing more can arrive before the fsync: no polling first
+    // (it would read and handle the heartbeat or an Ack's answer ahead of the fsync).
+    if (unsynced && (read_deferred || unsynced_bytes >= kMaxUnsyncedBytes)) {
       sync();
       continue;
     }
