@@ -83,11 +83,8 @@ void CommitPipeline::Shutdown() {
 }
 
 void CommitPipeline::Submit(v1::RowOp op, int64_t id, std::string content, Done done) {
-  // Checked before mu_ (IsOn takes SemiSyncMaster's lock): only then can the write be sent
-  // ahead, which is the point of leading it.
   const bool may_lead = options_.submitter_sends_idle_insert && op == v1::ROW_OP_INSERT &&
-                        options_.send_before_fsync_when_idle && options_.on_flushed &&
-                        semi_sync_->IsOn();
+                        options_.send_before_fsync_when_idle && options_.on_flushed;
   absl::Status refused;
   Write* w = nullptr;
   {
@@ -111,6 +108,14 @@ void CommitPipeline::Submit(v1::RowOp op, int64_t id, std::string content, Done 
   }
   if (w == nullptr) {
     done(refused, v1::BinlogEvent(), false);
+    return;
+  }
+  // Only with semi-sync on can the write be sent ahead, which is the point of leading it
+  // (asked outside mu_, and only when idle: IsOn takes SemiSyncMaster's lock).
+  if (!semi_sync_->IsOn()) {
+    absl::MutexLock l(&mu_);
+    leader_active_ = false;
+    queue_.push_back(w);  // the committer, waiting while the role was taken, goes on
     return;
   }
   LeadIdleWrite(w);
