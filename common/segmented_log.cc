@@ -22,43 +22,20 @@
 #include "common/crc32c.h"
 #include "common/log_format.h"
 #include "common/posix_file.h"
+#include "common/segmented_log_internal.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 
 namespace semisync {
-namespace {
 
 namespace lf = log_format;
-namespace fs = std::filesystem;
 
-std::string SegmentPath(const LogOptions& o, uint64_t first) {
-  return (fs::path(o.dir) / absl::StrFormat("%s.%0*d", o.prefix, lf::kFileNameDigits, first))
-      .string();
-}
-
-bool ParseSegmentName(const std::string& prefix, absl::string_view name, uint64_t* first) {
-  if (!absl::ConsumePrefix(&name, prefix) || !absl::ConsumePrefix(&name, ".")) return false;
-  if (name.size() != static_cast<size_t>(lf::kFileNameDigits)) return false;
-  for (char c : name) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return absl::SimpleAtoi(name, first);
-}
+namespace log_internal {
 
 absl::Status Corrupt(const std::string& path, uint64_t offset, absl::string_view what) {
   return absl::DataLossError(absl::StrCat(path, " at offset ", offset, ": ", what));
 }
 
-// What a segment holds at some offset.
-enum class At { kRecord, kEnd, kPartialHeader, kTooLong, kPartialRecord, kBadCrc };
-
-struct RecordView {
-  uint32_t length = 0;
-  uint64_t position = 0;
-  const char* payload = nullptr;  // valid until the reader's next Fill
-};
-
-// Parses the record at `off`. With header_only, returns kRecord once the header is complete.
 absl::StatusOr<At> ReadRecordAt(FileReader* file, uint64_t off, bool header_only, RecordView* r) {
   const char* p;
   ASSIGN_OR_RETURN(size_t got, file->Fill(off, lf::kRecordHeaderSize, &p));
@@ -75,7 +52,6 @@ absl::StatusOr<At> ReadRecordAt(FileReader* file, uint64_t off, bool header_only
   return At::kRecord;
 }
 
-// Validates a segment's 16-byte file header against the first position from its name.
 absl::Status CheckFileHeader(const std::string& path, const char* h, uint64_t first) {
   if (std::memcmp(h, lf::kMagic, lf::kMagicSize) != 0) {
     return Corrupt(path, 0, "bad magic or unsupported format version");
@@ -88,118 +64,35 @@ absl::Status CheckFileHeader(const std::string& path, const char* h, uint64_t fi
   return absl::OkStatus();
 }
 
+}  // namespace log_internal
+
+namespace {
+
+namespace fs = std::filesystem;
+using log_internal::At;
+using log_internal::CheckFileHeader;
+using log_internal::Corrupt;
+using log_internal::ReadRecordAt;
+using log_internal::RecordView;
+
+std::string SegmentPath(const LogOptions& o, uint64_t first) {
+  return (fs::path(o.dir) / absl::StrFormat("%s.%0*d", o.prefix, lf::kFileNameDigits, first))
+      .string();
+}
+
+bool ParseSegmentName(const std::string& prefix, absl::string_view name, uint64_t* first) {
+  if (!absl::ConsumePrefix(&name, prefix) || !absl::ConsumePrefix(&name, ".")) return false;
+  if (name.size() != static_cast<size_t>(lf::kFileNameDigits)) return false;
+  for (char c : name) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return absl::SimpleAtoi(name, first);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // SegmentedLog::Impl
-
-class SegmentedLog::Impl {
- public:
-  explicit Impl(LogOptions options) : options_(std::move(options)) {}
-  // A clean close leaves the active segment without preallocated zeros.
-  ~Impl() {
-    if (active_fd_ != nullptr && allocated_ > active_bytes_ && Error().ok() &&
-        ::ftruncate(active_fd_->get(), static_cast<off_t>(active_bytes_)) != 0) {
-      LOG(WARNING) << "cannot cut preallocated space off " << active_path_ << ": "
-                   << strerror(errno) << " (it is cut off when the log is next opened)";
-    }
-  }
-
-  absl::Status Recover();
-  absl::Status Append(const std::vector<LogRecord>& records);
-  bool AppendIsWriteOnly(size_t records, size_t payload_bytes) const;
-  absl::Status Sync();
-  absl::Status TruncateAfter(uint64_t pos);
-  absl::StatusOr<int> PurgeWhile(
-      const std::function<bool(const SegmentInfo&, uint64_t total_bytes)>& deletable,
-      bool dry_run);
-
-  uint64_t last() const { return last_.load(std::memory_order_acquire); }
-  uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
-  uint64_t total_bytes() const { return total_bytes_.load(std::memory_order_acquire); }
-  const LogOptions& options() const { return options_; }
-
-  uint64_t Oldest() const {
-    absl::MutexLock l(&mu_);
-    if (segments_.empty() || segments_.front().last_position == 0) return 0;
-    return segments_.front().first_position;
-  }
-  std::vector<SegmentInfo> Segments() const {
-    absl::MutexLock l(&mu_);
-    return segments_;
-  }
-  // For readers. The segment that holds `pos` if it is on disk: the last one starting at or
-  // before it. Returns false if the log is empty; sets *purged if `pos` is older than the log.
-  bool Locate(uint64_t pos, SegmentInfo* seg, bool* purged) const {
-    absl::MutexLock l(&mu_);
-    *purged = false;
-    if (segments_.empty()) return false;
-    if (pos < segments_.front().first_position) {
-      *purged = true;
-      return false;
-    }
-    auto it = std::upper_bound(
-        segments_.begin(), segments_.end(), pos,
-        [](uint64_t p, const SegmentInfo& s) { return p < s.first_position; });
-    *seg = *std::prev(it);
-    return true;
-  }
-  // For readers: the bytes of records (and header) in the segment starting at `first`; bytes
-  // after that are zeros or not yet written, whatever the file's size.
-  uint64_t SegmentEnd(uint64_t first) const {
-    absl::MutexLock l(&mu_);
-    for (const SegmentInfo& s : segments_) {
-      if (s.first_position == first) return s.bytes;
-    }
-    return UINT64_MAX;  // purged: the reader finds out when it opens the next segment
-  }
-  // For readers: the first segment starting after `first`, if any.
-  bool NextAfter(uint64_t first, SegmentInfo* seg) const {
-    absl::MutexLock l(&mu_);
-    for (const SegmentInfo& s : segments_) {
-      if (s.first_position > first) {
-        *seg = s;
-        return true;
-      }
-    }
-    return false;
-  }
-
- private:
-  absl::StatusOr<std::vector<SegmentInfo>> ListSegments() const;
-  absl::StatusOr<bool> RecoverLastSegment(SegmentInfo* seg);
-  absl::Status CheckSealedSegment(const SegmentInfo& seg) const;
-  absl::Status Rotate(uint64_t first);
-  // Zero-fills the active segment from allocated_ to at least `end` (preallocate_bytes more).
-  absl::Status Preallocate(uint64_t end);
-  absl::Status Fail(const absl::Status& s);
-
-  const LogOptions options_;
-
-  mutable absl::Mutex mu_;
-  std::vector<SegmentInfo> segments_ ABSL_GUARDED_BY(mu_);  // sorted by first_position
-
-  std::atomic<uint64_t> last_{0};
-  std::atomic<uint64_t> durable_{0};
-  std::atomic<uint64_t> total_bytes_{0};
-
-  // The active segment, as Sync() sees it (Sync may run on another thread than Append; the
-  // shared fd stays open for a Sync in progress even if Append rotates meanwhile).
-  std::shared_ptr<UniqueFd> sync_fd_ ABSL_GUARDED_BY(mu_);
-  std::string sync_path_ ABSL_GUARDED_BY(mu_);
-  absl::Status error_ ABSL_GUARDED_BY(mu_);  // sticky: the first failed write or fsync
-
-  // Writer-only state (Append/Purge are called by one thread at a time).
-  std::shared_ptr<UniqueFd> active_fd_;
-  std::string active_path_;
-  uint64_t active_bytes_ = 0;  // header and records
-  uint64_t allocated_ = 0;     // the active segment's file size (records, then zeros)
-
-  absl::Status Error() const {
-    absl::MutexLock l(&mu_);
-    return error_;
-  }
-};
 
 absl::StatusOr<std::vector<SegmentInfo>> SegmentedLog::Impl::ListSegments() const {
   std::vector<SegmentInfo> segs;
@@ -680,148 +573,5 @@ absl::StatusOr<int> SegmentedLog::PurgeByRetention(uint64_t max_bytes, absl::Dur
       },
       dry_run);
 }
-
-// ---------------------------------------------------------------------------------------------
-// LogReader
-
-class LogReader::Impl {
- public:
-  Impl(const SegmentedLog::Impl* log, uint64_t after) : log_(log), pos_(after) {}
-
-  // Records read before an error are returned with OK; the error, which depends only on the
-  // reader's position and the log, is reported again by the next call.
-  absl::Status Read(uint64_t limit, size_t max_records, size_t max_bytes,
-                    std::vector<LogRecord>* out) {
-    const size_t before = out->size();
-    absl::Status s = ReadSome(limit, max_records, max_bytes, out);
-    return out->size() > before ? absl::OkStatus() : s;
-  }
-  uint64_t position() const { return pos_; }
-
- private:
-  absl::Status ReadSome(uint64_t limit, size_t max_records, size_t max_bytes,
-                        std::vector<LogRecord>* out);
-  // Opens the segment holding pos_ + 1. Returns false if there is none yet (caught up).
-  absl::StatusOr<bool> OpenSegment();
-  // At the end of the open segment's data (`clean`: no partial record). Returns true if the
-  // reader moved on to the next segment, false if caught up.
-  absl::StatusOr<bool> AtEnd(bool clean);
-  absl::Status Purged() const {
-    return absl::OutOfRangeError(absl::StrCat(
-        "position ", pos_ + 1, " was purged from log ", log_->options().dir,
-        "; oldest available position is ", log_->Oldest()));
-  }
-  void Close() {
-    file_.reset();
-    fd_.Reset();
-  }
-
-  const SegmentedLog::Impl* const log_;
-  uint64_t pos_;  // last position returned
-  UniqueFd fd_;
-  std::unique_ptr<FileReader> file_;
-  SegmentInfo seg_;             // the open segment
-  uint64_t offset_ = 0;         // of the next record in it
-  uint64_t next_in_file_ = 0;   // position of the record at offset_
-};
-
-absl::StatusOr<bool> LogReader::Impl::OpenSegment() {
-  bool purged = false;
-  if (!log_->Locate(pos_ + 1, &seg_, &purged)) {
-    if (purged) return Purged();
-    return false;
-  }
-  absl::StatusOr<UniqueFd> fd = OpenFile(seg_.path, O_RDONLY);
-  if (absl::IsNotFound(fd.status())) return Purged();
-  if (!fd.ok()) return fd.status();
-  fd_ = std::move(*fd);
-  file_ = std::make_unique<FileReader>(fd_.get(), seg_.path);
-  file_->set_limit(log_->SegmentEnd(seg_.first_position));
-  const char* h;
-  ASSIGN_OR_RETURN(size_t got, file_->Fill(0, lf::kFileHeaderSize, &h));
-  if (got < lf::kFileHeaderSize) return Corrupt(seg_.path, got, "torn file header");
-  RETURN_IF_ERROR(CheckFileHeader(seg_.path, h, seg_.first_position));
-  offset_ = lf::kFileHeaderSize;
-  next_in_file_ = seg_.first_position;
-  return true;
-}
-
-absl::StatusOr<bool> LogReader::Impl::AtEnd(bool clean) {
-  SegmentInfo next;
-  // In the last segment this is the writer's frontier (the caller's limit is past what is
-  // written); stop here and re-read from offset_ next time.
-  if (!log_->NextAfter(seg_.first_position, &next)) return false;
-  if (!clean) return Corrupt(seg_.path, offset_, "incomplete record");
-  if (next.first_position != next_in_file_) {
-    if (next_in_file_ < log_->Oldest()) return Purged();
-    return Corrupt(seg_.path, offset_,
-                   absl::StrCat("segment ends before position ", next_in_file_,
-                                " but the next segment starts at ", next.first_position));
-  }
-  Close();
-  return true;
-}
-
-absl::Status LogReader::Impl::ReadSome(uint64_t limit, size_t max_records, size_t max_bytes,
-                                       std::vector<LogRecord>* out) {
-  size_t records = 0;
-  size_t bytes = 0;
-  // Where the open segment's records end now (the active one has zeros after them).
-  if (file_ != nullptr) file_->set_limit(log_->SegmentEnd(seg_.first_position));
-  while (records < max_records && bytes < max_bytes && pos_ < limit) {
-    if (file_ == nullptr) {
-      ASSIGN_OR_RETURN(bool opened, OpenSegment());
-      if (!opened) break;
-    }
-    // Records up to pos_ are skipped by their headers (positioning after `after`).
-    RecordView r;
-    ASSIGN_OR_RETURN(At at, ReadRecordAt(file_.get(), offset_, /*header_only=*/true, &r));
-    if (at == At::kRecord && r.position > pos_) {
-      ASSIGN_OR_RETURN(at, ReadRecordAt(file_.get(), offset_, /*header_only=*/false, &r));
-    }
-    if (at == At::kEnd || at == At::kPartialHeader || at == At::kPartialRecord) {
-      ASSIGN_OR_RETURN(bool moved_on, AtEnd(at == At::kEnd));
-      if (!moved_on) break;
-      continue;
-    }
-    if (at == At::kTooLong) {
-      return Corrupt(seg_.path, offset_, absl::StrCat("record length ", r.length, " too large"));
-    }
-    if (at == At::kBadCrc) return Corrupt(seg_.path, offset_, "checksum mismatch");
-    if (r.position != next_in_file_) {
-      return Corrupt(seg_.path, offset_,
-                     absl::StrCat("expected position ", next_in_file_, ", found ", r.position));
-    }
-    offset_ += lf::kRecordHeaderSize + r.length;
-    ++next_in_file_;
-    if (r.position <= pos_) continue;
-    out->push_back(LogRecord{r.position, std::string(r.payload, r.length)});
-    pos_ = r.position;
-    ++records;
-    bytes += r.length;
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::unique_ptr<LogReader>> SegmentedLog::NewReader(uint64_t after) const {
-  uint64_t oldest = impl_->Oldest();
-  if (oldest != 0 && after + 1 < oldest) {
-    return absl::OutOfRangeError(absl::StrCat("position ", after + 1, " was purged from log ",
-                                              options_.dir, "; oldest available position is ",
-                                              oldest));
-  }
-  return std::unique_ptr<LogReader>(
-      new LogReader(std::make_unique<LogReader::Impl>(impl_.get(), after)));
-}
-
-LogReader::LogReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-LogReader::~LogReader() = default;
-
-absl::Status LogReader::Read(uint64_t limit, size_t max_records, size_t max_bytes,
-                             std::vector<LogRecord>* out) {
-  return impl_->Read(limit, max_records, max_bytes, out);
-}
-
-uint64_t LogReader::position() const { return impl_->position(); }
 
 }  // namespace semisync

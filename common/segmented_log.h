@@ -32,6 +32,9 @@
 // fsyncs what is already written; a Sync makes durable at least everything appended before it
 // began). The accessors (LastPosition, DurablePosition, OldestPosition, TotalBytes, segment
 // listing) and LogReader are safe from any thread concurrently with the writer.
+//
+// Code: the writer side in segmented_log.cc, LogReader in log_reader.cc, what they share in
+// segmented_log_internal.h.
 #ifndef SEMISYNC_COMMON_SEGMENTED_LOG_H_
 #define SEMISYNC_COMMON_SEGMENTED_LOG_H_
 
