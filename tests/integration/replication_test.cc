@@ -35,6 +35,7 @@
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "tests/integration/cluster.h"
+#include "tests/test_util/subscribe_once.h"
 
 namespace semisync {
 namespace integration {
@@ -1012,15 +1013,6 @@ TEST_P(ReplicationTest, AnUnconfirmedEventAtAPurgedPositionIsRefused) {
       kWait, "the oldest position settles"));
   ASSERT_OK_AND_ASSIGN(v1::MasterStatus status, GetMasterStatus(*master));
   auto subscribe = [&](const std::string& id, bool unconfirmed) {
-    grpc::ClientContext rc;
-    rc.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    v1::RegisterSlaveRequest reg;
-    reg.set_slave_id(id);
-    v1::RegisterSlaveResponse reg_resp;
-    grpc::Status rs = master->replication()->RegisterSlave(&rc, reg, &reg_resp);
-    if (!rs.ok()) return rs;
-    grpc::ClientContext sc;
-    sc.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     v1::SubscribeBinlogRequest sub;
     sub.set_slave_id(id);
     sub.set_after_position(oldest - 1);  // purged; the next position is still there
@@ -1028,14 +1020,7 @@ TEST_P(ReplicationTest, AnUnconfirmedEventAtAPurgedPositionIsRefused) {
     sub.set_after_timestamp_us(1);
     sub.set_accepts_events_ahead_of_fsync(true);
     sub.set_after_event_unconfirmed(unconfirmed);
-    auto stream = master->replication()->SubscribeBinlog(&sc, sub);
-    v1::SubscribeBinlogResponse msg;
-    if (stream->Read(&msg)) {
-      sc.TryCancel();
-      stream->Finish();
-      return grpc::Status::OK;
-    }
-    return stream->Finish();
+    return test_util::SubscribeOnce(master->replication().get(), sub);
   };
   grpc::Status refused = subscribe("unconfirmed", true);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::ABORTED) << refused.error_message();

@@ -14,6 +14,7 @@
 #include "semisync/v1/records.grpc.pb.h"
 #include "semisync/v1/replication.grpc.pb.h"
 #include "tests/test_util/mariadb.h"
+#include "tests/test_util/subscribe_once.h"
 
 namespace semisync {
 namespace {
@@ -407,27 +408,12 @@ TEST(MasterTest, SubscribeChecksTheSlavesLastEventAgainstTheBinlog) {
 
   int slaves = 0;  // a new slave id each time: the previous stream may still be closing
   auto subscribe = [&](uint64_t after, const std::string& gtid, int64_t ts) {
-    const std::string id = absl::StrCat("s", ++slaves);
-    grpc::ClientContext rc;
-    v1::RegisterSlaveRequest reg;
-    reg.set_slave_id(id);
-    v1::RegisterSlaveResponse reg_resp;
-    EXPECT_TRUE(m.repl->RegisterSlave(&rc, reg, &reg_resp).ok());
-    grpc::ClientContext sc;
-    sc.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     v1::SubscribeBinlogRequest sub;
-    sub.set_slave_id(id);
+    sub.set_slave_id(absl::StrCat("s", ++slaves));
     sub.set_after_position(after);
     sub.set_after_gtid(gtid);
     sub.set_after_timestamp_us(ts);
-    auto stream = m.repl->SubscribeBinlog(&sc, sub);
-    v1::SubscribeBinlogResponse msg;
-    if (stream->Read(&msg)) {
-      sc.TryCancel();
-      stream->Finish();
-      return grpc::Status::OK;
-    }
-    return stream->Finish();
+    return test_util::SubscribeOnce(m.repl.get(), sub);
   };
   // The same event: accepted.
   EXPECT_TRUE(subscribe(2, second.gtid(), second.timestamp_us()).ok());
