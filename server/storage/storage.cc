@@ -5,26 +5,16 @@
 // pool of read sessions, each borrowed by one read at a time and keeping GetRecord's statement
 // prepared (run to its end after each use, so an idle session holds no SQLite snapshot). The
 // writer session is dropped after any SOCI error and a read session after a lost connection; both
-// are re-opened by the next call.
+// are re-opened by the next call. How a batch becomes SQL on the writer session (schema, prepared
+// multi-row statements, one transaction per batch) is batch_writer.h; SOCI helpers soci_util.h.
 #include "server/storage/storage.h"
-
-// Debian's SOCI is configured with SOCI_HAVE_BOOST, which only makes bind-values.h include
-// Boost.Fusion to bind fusion sequences (header-only; the library's ABI does not depend on it). We
-// bind no fusion sequences and do not depend on Boost headers, so switch it off.
-#include <soci/soci-config.h>
-#undef SOCI_HAVE_BOOST
-#undef SOCI_HAVE_BOOST_DATE_TIME
-#include <soci/soci.h>
 
 #include <fcntl.h>
 
 #include <algorithm>
-#include <array>
-#include <cctype>
 #include <exception>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -34,15 +24,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/posix_file.h"
 #include "common/status_macros.h"
+#include "server/storage/batch_writer.h"
 #include "server/storage/connection_string.h"
+#include "server/storage/soci_util.h"
 #include "glog/logging.h"
 
 namespace semisync {
@@ -50,169 +40,24 @@ namespace {
 
 using storage_internal::Backend;
 using storage_internal::ConnectionConfig;
+using storage_internal::ErrorStatus;
+using storage_internal::kMaxChunk;
+using storage_internal::kSetStateSql;
 using storage_internal::ParseConnection;
+using storage_internal::PrepareStatement;
+using storage_internal::RunSql;
+using storage_internal::Schema;
+using storage_internal::SchemaFor;
+using storage_internal::Writer;
+using storage_internal::WriteOnce;
 
 constexpr int kSqliteBusyTimeoutMs = 5000;
 constexpr int kMaxListLimit = 10000;
-
-// A SOCI (or other) exception as a Status: Unavailable for lost or refused connections.
-absl::Status ErrorStatus(const std::exception& e, absl::string_view context) {
-  const auto* se = dynamic_cast<const soci::soci_error*>(&e);
-  // SOCI appends the bound values to its messages: keep a huge row out of logs and RPC errors.
-  constexpr size_t kMaxDetail = 2048;
-  absl::string_view detail = e.what();
-  std::string message = absl::StrCat(context, ": ", detail.substr(0, kMaxDetail));
-  if (detail.size() > kMaxDetail) {
-    absl::StrAppend(&message, "... (", detail.size() - kMaxDetail, " more bytes)");
-  }
-  if (se != nullptr && se->get_error_category() == soci::soci_error::connection_error) {
-    return absl::UnavailableError(std::move(message));
-  }
-  return absl::InternalError(std::move(message));
-}
-
-// Runs `f` (returning Status or StatusOr<T>), turning exceptions into a Status.
-template <typename F>
-auto RunSql(absl::string_view context, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    return ErrorStatus(e, context);
-  }
-}
 
 template <typename T>
 const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
   return s.status();
 }
-
-// Most rows per upsert/delete statement on MySQL, where a statement is a round trip: a batch of n
-// rows (last event per id) costs ceil(n / kMaxChunk) statements, each prepared once per size on
-// first use. SQLite (in-process calls) applies single rows in order.
-constexpr size_t kMaxChunk = 64;
-
-struct Schema {
-  std::vector<std::string> create;  // CREATE TABLE IF NOT EXISTS ..., then the repl_state row
-  std::string upsert_tail;          // after "INSERT INTO records (...) VALUES (...), ..."
-};
-
-Schema SchemaFor(Backend backend) {
-  const bool sqlite = backend == Backend::kSqlite;
-  // INTEGER PRIMARY KEY is SQLite's spelling of a 64-bit key that is the rowid (no separate index).
-  const std::string key = sqlite ? "INTEGER PRIMARY KEY NOT NULL" : "BIGINT NOT NULL PRIMARY KEY";
-  const std::string text = sqlite ? "TEXT" : "LONGTEXT";
-  const std::string engine = sqlite ? "" : " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
-  Schema s;
-  s.create = {
-      absl::StrCat("CREATE TABLE IF NOT EXISTS records (id ", key, ", content ", text,
-                   " NOT NULL, created_at_us BIGINT NOT NULL, updated_at_us BIGINT NOT NULL)",
-                   engine),
-      absl::StrCat("CREATE TABLE IF NOT EXISTS semisync_repl_state (id INT NOT NULL PRIMARY KEY,"
-                   " applied_position BIGINT NOT NULL, applied_gtid VARCHAR(128) NOT NULL,"
-                   " applied_timestamp_us BIGINT NOT NULL, executed_gtid_set ",
-                   text, " NOT NULL)", engine),
-      absl::StrCat(sqlite ? "INSERT OR IGNORE" : "INSERT IGNORE",
-                   " INTO semisync_repl_state VALUES (1, 0, '', 0, '')"),
-  };
-  s.upsert_tail =
-      sqlite ? " ON CONFLICT(id) DO UPDATE SET content = excluded.content,"
-               " created_at_us = excluded.created_at_us, updated_at_us = excluded.updated_at_us"
-             : " ON DUPLICATE KEY UPDATE content = VALUES(content),"
-               " created_at_us = VALUES(created_at_us), updated_at_us = VALUES(updated_at_us)";
-  return s;
-}
-
-constexpr char kSetStateSql[] =
-    "UPDATE semisync_repl_state SET applied_position = :position, applied_gtid = :gtid,"
-    " applied_timestamp_us = :ts, executed_gtid_set = :gtid_set WHERE id = 1";
-
-// Prepares `text` on `sql` once, `bind` adding its use() and into() elements; executing the
-// statement again re-reads the variables those are bound to.
-template <typename Bind>
-std::unique_ptr<soci::statement> PrepareStatement(soci::session& sql, const std::string& text,
-                                                  Bind&& bind) {
-  auto st = std::make_unique<soci::statement>(sql);
-  bind(*st);
-  st->alloc();
-  st->prepare(text);
-  st->define_and_bind();
-  return st;
-}
-
-struct RowVars {
-  long long id = 0;
-  std::string content;
-  long long created_at_us = 0;
-  long long updated_at_us = 0;
-};
-
-// The writer's session, its prepared statements and the variables they are bound to: applying a
-// row assigns the variables and re-executes. Members are destroyed in reverse order: statements
-// before the session. Methods throw soci::soci_error.
-struct Writer {
-  std::unique_ptr<soci::session> sql;
-  // MySQL: the session runs with autocommit off, so a transaction starts with its first
-  // statement and costs no BEGIN round trip. SQLite: BEGIN (an in-process call).
-  bool implicit_begin = false;
-  std::string upsert_tail;  // Schema::upsert_tail
-  std::array<RowVars, kMaxChunk> rows;
-  std::array<long long, kMaxChunk> delete_ids{};
-  long long position = 0;
-  std::string gtid;
-  long long timestamp_us = 0;
-  std::string gtid_set;
-  std::vector<std::unique_ptr<soci::statement>> upserts;  // [n - 1]: n rows, once used
-  std::vector<std::unique_ptr<soci::statement>> deletes;  // [n - 1]: n ids, once used
-  std::unique_ptr<soci::statement> set_state;
-
-  void Begin() {
-    if (!implicit_begin) sql->begin();
-  }
-  void Commit() { sql->commit(); }
-  void Rollback() { sql->rollback(); }
-
-  // The statement upserting rows[0, n) / deleting delete_ids[0, n); 1 <= n <= kMaxChunk.
-  soci::statement& Upsert(size_t n) {
-    std::unique_ptr<soci::statement>& st = upserts[n - 1];
-    if (st == nullptr) {
-      std::vector<std::string> tuples;
-      for (size_t j = 0; j < n; ++j) {
-        tuples.push_back(absl::StrFormat("(:i%d, :c%d, :a%d, :u%d)", j, j, j, j));
-      }
-      st = Prepare(
-          absl::StrCat("INSERT INTO records (id, content, created_at_us, updated_at_us) VALUES ",
-                       absl::StrJoin(tuples, ", "), upsert_tail),
-          [&](soci::statement& s) {
-            for (size_t j = 0; j < n; ++j) {
-              s.exchange(soci::use(rows[j].id, absl::StrCat("i", j)));
-              s.exchange(soci::use(rows[j].content, absl::StrCat("c", j)));
-              s.exchange(soci::use(rows[j].created_at_us, absl::StrCat("a", j)));
-              s.exchange(soci::use(rows[j].updated_at_us, absl::StrCat("u", j)));
-            }
-          });
-    }
-    return *st;
-  }
-  soci::statement& Delete(size_t n) {
-    std::unique_ptr<soci::statement>& st = deletes[n - 1];
-    if (st == nullptr) {
-      std::vector<std::string> ids;
-      for (size_t j = 0; j < n; ++j) ids.push_back(absl::StrCat(":d", j));
-      st = Prepare(absl::StrCat("DELETE FROM records WHERE id IN (", absl::StrJoin(ids, ", "), ")"),
-                   [&](soci::statement& s) {
-                     for (size_t j = 0; j < n; ++j) {
-                       s.exchange(soci::use(delete_ids[j], absl::StrCat("d", j)));
-                     }
-                   });
-    }
-    return *st;
-  }
-
-  template <typename Bind>
-  std::unique_ptr<soci::statement> Prepare(const std::string& text, Bind&& bind) {
-    return PrepareStatement(*sql, text, std::forward<Bind>(bind));
-  }
-};
 
 constexpr char kGetRecordSql[] =
     "SELECT content, created_at_us, updated_at_us FROM records WHERE id = :id";
@@ -229,146 +74,6 @@ struct ReadSession {
   long long created_at_us = 0;
   long long updated_at_us = 0;
 };
-
-// Where ApplyBatch is, for error messages.
-struct ApplyProgress {
-  enum class Phase { kBegin, kRows, kState, kCommit, kRollback } phase = Phase::kBegin;
-  size_t event = 0;  // kRows: the event applied, or the first of a multi-row statement
-  size_t rows = 1;   // kRows: rows in the statement
-
-  std::string Describe(absl::Span<const v1::BinlogEvent> events, const ReplState& state) const {
-    const std::string batch = absl::StrCat("applying batch of ", events.size(), " events: ");
-    switch (phase) {
-      case Phase::kBegin:
-        return absl::StrCat(batch, "BEGIN");
-      case Phase::kRows: {
-        const v1::BinlogEvent& e = events[event];
-        return absl::StrCat(batch, "event ", event, " (position ", e.position(), ", gtid ",
-                            e.gtid(), ", ", v1::RowOp_Name(e.op()), " id ", e.record().id(), ")",
-                            rows > 1 ? absl::StrCat(" in a statement of ", rows, " rows") : "");
-      }
-      case Phase::kState:
-        return absl::StrCat(batch, kSetStateSql, " (applied_position ", state.applied_position,
-                            ")");
-      case Phase::kCommit:
-        return absl::StrCat(batch, "COMMIT");
-      case Phase::kRollback:
-        return absl::StrCat(batch, "ROLLBACK");
-    }
-    return batch;
-  }
-};
-
-bool IsUpsert(v1::RowOp op) { return op == v1::ROW_OP_INSERT || op == v1::ROW_OP_UPDATE; }
-
-void SetRow(const v1::Record& r, RowVars& v) {
-  v.id = r.id();
-  v.content = r.content();
-  v.created_at_us = r.created_at_us();
-  v.updated_at_us = r.updated_at_us();
-}
-
-absl::Status UnsupportedOp(absl::Span<const v1::BinlogEvent> events, const ReplState& state,
-                           size_t i) {
-  ApplyProgress at{ApplyProgress::Phase::kRows, i, 1};
-  return absl::InvalidArgumentError(absl::StrCat(
-      at.Describe(events, state), ": unsupported row op ", static_cast<int>(events[i].op())));
-}
-
-// Applies the events one by one, in order (SQLite: statements are in-process calls).
-absl::Status ApplyInOrder(Writer& w, absl::Span<const v1::BinlogEvent> events,
-                          const ReplState& state, ApplyProgress& at) {
-  for (size_t i = 0; i < events.size(); ++i) {
-    const v1::BinlogEvent& e = events[i];
-    at.event = i;
-    if (IsUpsert(e.op())) {
-      SetRow(e.record(), w.rows[0]);
-      w.Upsert(1).execute(true);
-    } else if (e.op() == v1::ROW_OP_DELETE) {
-      w.delete_ids[0] = e.record().id();
-      w.Delete(1).execute(true);
-    } else {
-      return UnsupportedOp(events, state, i);
-    }
-  }
-  return absl::OkStatus();
-}
-
-// Applies the last event of each id, in multi-row statements (MySQL: a statement is a round trip).
-// Every event is a full row image or a delete by id, so a batch has the effect of its last event
-// per id, and those (on distinct ids) can be applied in any order.
-absl::Status ApplyCoalesced(Writer& w, absl::Span<const v1::BinlogEvent> events,
-                            const ReplState& state, ApplyProgress& at) {
-  std::unordered_map<int64_t, size_t> last;
-  last.reserve(events.size());
-  for (size_t i = 0; i < events.size(); ++i) {
-    const v1::RowOp op = events[i].op();
-    if (!IsUpsert(op) && op != v1::ROW_OP_DELETE) return UnsupportedOp(events, state, i);
-    last[events[i].record().id()] = i;
-  }
-  std::vector<size_t> upserts, deletes;
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (last[events[i].record().id()] != i) continue;
-    (IsUpsert(events[i].op()) ? upserts : deletes).push_back(i);
-  }
-  // Runs the rows `idx` through statement(n) in chunks of n <= kMaxChunk, bind(j, record)
-  // setting row j's values.
-  auto run = [&](const std::vector<size_t>& idx, auto&& statement, auto&& bind) {
-    for (size_t done = 0; done < idx.size();) {
-      const size_t n = std::min(kMaxChunk, idx.size() - done);
-      for (size_t j = 0; j < n; ++j) bind(j, events[idx[done + j]].record());
-      at.event = idx[done];
-      at.rows = n;
-      statement(n).execute(true);
-      done += n;
-    }
-  };
-  run(
-      upserts, [&](size_t n) -> soci::statement& { return w.Upsert(n); },
-      [&](size_t j, const v1::Record& r) { SetRow(r, w.rows[j]); });
-  run(
-      deletes, [&](size_t n) -> soci::statement& { return w.Delete(n); },
-      [&](size_t j, const v1::Record& r) { w.delete_ids[j] = r.id(); });
-  return absl::OkStatus();
-}
-
-// One attempt at writing a batch on `w`: its rows and the new state, in a transaction begun here
-// and left open (WriteOnce) or committed (commit = true). *soci_failed tells a SOCI error (the
-// session may be unusable) from an invalid batch (rolled back; the session is fine).
-absl::Status WriteOnce(Writer& w, Backend backend, absl::Span<const v1::BinlogEvent> events,
-                       const ReplState& state, StateUpdate update, bool commit,
-                       bool* soci_failed) {
-  ApplyProgress at;
-  try {
-    w.Begin();
-    at.phase = ApplyProgress::Phase::kRows;
-    absl::Status status = backend == Backend::kSqlite ? ApplyInOrder(w, events, state, at)
-                                                      : ApplyCoalesced(w, events, state, at);
-    if (!status.ok()) {
-      at.phase = ApplyProgress::Phase::kRollback;
-      w.Rollback();
-      return status;
-    }
-    if (update == StateUpdate::kWrite) {
-      at.phase = ApplyProgress::Phase::kState;
-      w.position = static_cast<long long>(state.applied_position);
-      w.gtid = state.applied_gtid;
-      w.timestamp_us = state.applied_timestamp_us;
-      w.gtid_set = state.executed_gtid_set;
-      w.set_state->execute(true);
-    }
-    if (commit) {
-      at.phase = ApplyProgress::Phase::kCommit;
-      w.Commit();
-      VLOG(2) << "storage: applied " << events.size() << " events, position "
-              << state.applied_position;
-    }
-    return absl::OkStatus();
-  } catch (const std::exception& e) {
-    *soci_failed = true;
-    return ErrorStatus(e, at.Describe(events, state));
-  }
-}
 
 absl::Status StagedError(absl::string_view call) {
   return absl::FailedPreconditionError(
