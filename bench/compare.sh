@@ -17,6 +17,8 @@
 #                         REBUILD=1 forces an incremental build); JOBS=2
 #   SHARED_DIR            where shared/ is when it is not ../shared next to the clone
 #   LAG_SAMPLE_MS=10      one sampled write per this many ms for the replication lag
+#   MASTER_FLAGS, SLAVE_FLAGS  more flags for our master / slave (split on spaces), e.g.
+#                         SLAVE_FLAGS="--apply_batch_delay_us=4000" to measure a setting
 #   KEEP_WORK=1           keep the scratch directory (logs, raw results) under /tmp
 #
 # Per point: transactions/s, p50/p95/p99 commit latency, replication lag p50/p99 (ack ->
@@ -32,6 +34,8 @@ CLIENTS="${CLIENTS:-1 4 16 64}"
 MIXED_CLIENTS="${MIXED_CLIENTS-16}"
 SYSTEMS="${SYSTEMS:-sqlite mariadb native}"
 LAG_SAMPLE_MS="${LAG_SAMPLE_MS:-10}"
+read -r -a MASTER_EXTRA <<<"${MASTER_FLAGS:-}"
+read -r -a SLAVE_EXTRA <<<"${SLAVE_FLAGS:-}"
 ROUNDS="${ROUNDS:-1}"
 CATCHUP_TIMEOUT_S="${CATCHUP_TIMEOUT_S:-120}"
 # A point may not run longer than this (load + catch-up + draining the lag samples).
@@ -87,11 +91,12 @@ start_ours() {
   start_server "$sys-master" "$BUILD_DIR/server/semisync_master" --grpc_port=0 --http_port=0 \
     --bind_address=127.0.0.1 --http_bind_address=127.0.0.1 --data_dir="$dir/master" \
     --semi_sync_enabled=true --semi_sync_wait_point=AFTER_SYNC --semi_sync_wait_for_slave_count=1 \
-    "${mdb_args[@]}"
+    "${mdb_args[@]}" ${MASTER_EXTRA[@]+"${MASTER_EXTRA[@]}"}
   mport=$PORT mpid=$PID
   start_server "$sys-slave" "$BUILD_DIR/server/semisync_slave" --id=slave1 \
     --master="127.0.0.1:$mport" --grpc_port=0 --http_port=0 --bind_address=127.0.0.1 \
-    --http_bind_address=127.0.0.1 --data_dir="$dir/slave1" "${sdb_args[@]}"
+    --http_bind_address=127.0.0.1 --data_dir="$dir/slave1" "${sdb_args[@]}" \
+    ${SLAVE_EXTRA[@]+"${SLAVE_EXTRA[@]}"}
   wait_semisync_on "127.0.0.1:$mport"
   MASTER_ADDR[$sys]="127.0.0.1:$mport"
   SLAVE_ADDR[$sys]="127.0.0.1:$PORT"
@@ -245,5 +250,5 @@ bench_cleanup
 
 OUT="$RESULTS_DIR/compare-$TS.json"
 "$PY" "$ROOT/bench/report.py" compare "$RAW" --out "$OUT" --duration "$DURATION" \
-  --command "DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=\"$CLIENTS\" MIXED_CLIENTS=\"$MIXED_CLIENTS\" SYSTEMS=\"$SYSTEMS\" bench/compare.sh"
+  --command "DURATION=$DURATION ROUNDS=$ROUNDS CLIENTS=\"$CLIENTS\" MIXED_CLIENTS=\"$MIXED_CLIENTS\" SYSTEMS=\"$SYSTEMS\"${MASTER_FLAGS:+ MASTER_FLAGS=\"$MASTER_FLAGS\"}${SLAVE_FLAGS:+ SLAVE_FLAGS=\"$SLAVE_FLAGS\"} bench/compare.sh"
 log "done in $((SECONDS - START_S)) s; results: $OUT"

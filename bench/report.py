@@ -22,6 +22,7 @@ import math
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -163,7 +164,7 @@ def fmt(v, digits=2):
 
 def print_table(points):
     head = ("workload", "cl", "system", "tx/s", "p50ms", "p95ms", "p99ms", "lag50", "lag99",
-            "catchup_s", "x tx/s", "x p50", "cpu us/tx (m/s/db)")
+            "catchup_s", "x tx/s", "x rnd", "x p50", "cpu us/tx (m/s/db)")
     rows = [head]
     for pt in points:
         if "error" in pt:
@@ -177,7 +178,8 @@ def print_table(points):
                      fmt(pt.get("p50_ms")), fmt(pt.get("p95_ms")), fmt(pt.get("p99_ms")),
                      fmt(pt.get("lag_p50_ms")), fmt(pt.get("lag_p99_ms")),
                      fmt(pt.get("catchup_s"), 3),
-                     fmt(r.get("tx_per_s")), fmt(r.get("p50_ms")), cpu_s))
+                     fmt(r.get("tx_per_s")), fmt(r.get("tx_per_s_median_of_rounds")),
+                     fmt(r.get("p50_ms")), cpu_s))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = []
     for i, row in enumerate(rows):
@@ -186,6 +188,17 @@ def print_table(points):
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def paired_round_ratios(p, ref):
+    """ours / native tx/s round by round. The systems run in turn at each point of a round, so
+    a round's runs are minutes apart at most while rounds are further apart; on a machine whose
+    speed drifts, the median of these paired ratios is steadier than the ratio of the median
+    rounds. Empty unless both have every round."""
+    a, b = p.get("rounds_tx_per_s") or [], ref.get("rounds_tx_per_s") or []
+    if len(a) < 2 or len(a) != len(b) or any(x is None or y in (None, 0) for x, y in zip(a, b)):
+        return []
+    return [x / y for x, y in zip(a, b)]
 
 
 def median_rounds(points):
@@ -217,6 +230,10 @@ def cmd_compare(args):
         ref = native.get((p["workload"], p["clients"]))
         if p["system"] != "native" and ref and "error" not in p:
             p["ratio_vs_native"] = {k: ratio(p.get(k), ref.get(k)) for k in RATIO_KEYS}
+            by_round = paired_round_ratios(p, ref)
+            if by_round:
+                p["ratio_vs_native"]["tx_per_s_by_round"] = by_round
+                p["ratio_vs_native"]["tx_per_s_median_of_rounds"] = statistics.median(by_round)
     try:
         mariadb_version = subprocess.run(["mariadbd", "--version"], capture_output=True,
                                          text=True, timeout=10).stdout.strip()
@@ -250,7 +267,9 @@ def cmd_compare(args):
             "catchup_s": "s from the end of the load until the slave applied the master's end "
                          "position (ours: executed_position >= binlog_end_position; native: "
                          "MASTER_GTID_WAIT(@@gtid_binlog_pos))",
-            "ratio_vs_native": "ours / native at the same workload and clients",
+            "ratio_vs_native": "ours / native at the same workload and clients (of the median "
+                               "rounds); tx_per_s_by_round: ours / native within each round, "
+                               "tx_per_s_median_of_rounds: their median",
             "rounds": "each point ran ROUNDS times on every system, the systems in turn at each "
                       "point; a point reports its round with the median tx/s, rounds_tx_per_s "
                       "lists every round",
@@ -268,6 +287,7 @@ def cmd_compare(args):
           (args.duration, doc["timestamp"]))
     print(print_table(points))
     print("x tx/s, x p50: ours / native at the same point (tx/s: higher is better; p50: lower).")
+    print("x rnd: median over rounds of ours / native tx/s within each round (with ROUNDS >= 2).")
     print("cpu us/tx: CPU microseconds per transaction of master / slave / storage MariaDB.")
     print("JSON: %s" % args.out)
     return 0
