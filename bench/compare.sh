@@ -57,19 +57,40 @@ snapshot_cpu() {
 }
 
 # cpu_json BEFORE AFTER LABEL=PID...: {"label": seconds of CPU, ...} between two snapshots.
+# LABEL=@FILE takes a command's CPU from FILE, written by timed_run.
 cpu_json() {
   "$PY" - "$RAW/$1.cpu" "$RAW/$2.cpu" "$(getconf CLK_TCK)" "${@:3}" <<'PY'
-import json, sys
+import json, re, sys
 before = dict(l.split() for l in open(sys.argv[1]) if l.strip())
 after = dict(l.split() for l in open(sys.argv[2]) if l.strip())
 hz = float(sys.argv[3])
 out = {}
 for arg in sys.argv[4:]:
     label, pid = arg.split("=")
-    if pid in before and pid in after:
+    if pid.startswith("@"):
+        try:  # bash `times`: the shell's user and system time, then its children's
+            lines = open(pid[1:]).read().split("\n")
+            t = re.findall(r"(\d+)m([\d.]+)s", lines[1])
+            out[label] = sum(int(m) * 60 + float(s) for m, s in t)
+        except (OSError, IndexError, ValueError):
+            pass
+    elif pid in before and pid in after:
         out[label] = (int(after[pid]) - int(before[pid])) / hz
 print(json.dumps(out))
 PY
+}
+
+# timed_run FILE CMD...: runs CMD and writes its CPU time (user and system, with its children)
+# to FILE in the format of bash's `times`; returns CMD's status.
+timed_run() {
+  local f=$1
+  shift
+  (
+    rc=0
+    "$@" || rc=$?
+    times >"$f"
+    exit "$rc"
+  )
 }
 
 # Per system: its gRPC addresses / ports and the LABEL=PID of the processes whose CPU is reported.
@@ -112,7 +133,8 @@ point_ours() {
   log "$name: ${DURATION}s at $c clients (read_pct $read_pct)"
   # shellcheck disable=SC2046
   snapshot_cpu "$name.before" $(printf '%s\n' "${labels[@]}" | cut -d= -f2)
-  if ! timeout -k 10 "$POINT_TIMEOUT_S" "$BUILD_DIR/bench/semisync_load" \
+  if ! timed_run "$RAW/$name.client.times" timeout -k 10 "$POINT_TIMEOUT_S" \
+      "$BUILD_DIR/bench/semisync_load" \
       --target="${MASTER_ADDR[$sys]}" --slave="${SLAVE_ADDR[$sys]}" --clients="$c" \
       --duration_s="$DURATION" --content_bytes=32 --read_pct="$read_pct" \
       --lag_sample_ms="$LAG_SAMPLE_MS" --catchup --catchup_timeout_s="$CATCHUP_TIMEOUT_S" \
@@ -121,7 +143,8 @@ point_ours() {
   fi
   # shellcheck disable=SC2046
   snapshot_cpu "$name.after" $(printf '%s\n' "${labels[@]}" | cut -d= -f2)
-  cpu_json "$name.before" "$name.after" "${labels[@]}" >"$RAW/$name.cpu.json"
+  cpu_json "$name.before" "$name.after" "${labels[@]}" "client=@$RAW/$name.client.times" \
+    >"$RAW/$name.cpu.json"
 }
 
 # ------------------------------------------------------------------------------------- native
@@ -162,8 +185,8 @@ point_native() {
     --duration_s=$((DURATION + 60)) --sample_ms="$LAG_SAMPLE_MS" \
     >"$RAW/$name.lag.json" 2>"$WORK/logs/$name.lag.err" &
   BENCH_SIDE_PID=$!
-  if ! timeout -k 10 $((DURATION + 60)) sysbench "$lua" "${NATIVE_SB[@]}" --threads="$c" \
-      --time="$DURATION" run >"$RAW/$name.sysbench.txt" 2>"$WORK/logs/$name.sysbench.err"; then
+  if ! timed_run "$RAW/$name.client.times" timeout -k 10 $((DURATION + 60)) \
+      sysbench "$lua" "${NATIVE_SB[@]}" --threads="$c" --time="$DURATION" run >"$RAW/$name.sysbench.txt" 2>"$WORK/logs/$name.sysbench.err"; then
     log "$name: sysbench failed (see $WORK/logs/$name.sysbench.err)"
   fi
   t_end=$(date +%s.%N)
@@ -181,7 +204,8 @@ point_native() {
   BENCH_SIDE_PID=""
   # shellcheck disable=SC2046
   snapshot_cpu "$name.after" $(printf '%s\n' "${labels[@]}" | cut -d= -f2)
-  cpu_json "$name.before" "$name.after" "${labels[@]}" >"$RAW/$name.cpu.json"
+  cpu_json "$name.before" "$name.after" "${labels[@]}" "client=@$RAW/$name.client.times" \
+    >"$RAW/$name.cpu.json"
 }
 
 # ----------------------------------------------------------------------------------------- run

@@ -164,7 +164,7 @@ def fmt(v, digits=2):
 
 def print_table(points):
     head = ("workload", "cl", "system", "tx/s", "p50ms", "p95ms", "p99ms", "lag50", "lag99",
-            "catchup_s", "x tx/s", "x rnd", "x p50", "cpu us/tx (m/s/db)")
+            "catchup_s", "x tx/s", "x rnd", "x p50", "cpu us/tx (m/s/db/cl)")
     rows = [head]
     for pt in points:
         if "error" in pt:
@@ -173,7 +173,8 @@ def print_table(points):
             continue
         r = pt.get("ratio_vs_native", {})
         cpu = pt.get("cpu_us_per_tx", {})
-        cpu_s = "/".join(fmt(cpu.get(k), 0) for k in ("master", "slave", "storage") if k in cpu)
+        cpu_s = "/".join(fmt(cpu.get(k), 0) for k in ("master", "slave", "storage", "client")
+                         if k in cpu)
         rows.append((pt["workload"], str(pt["clients"]), pt["system"], fmt(pt.get("tx_per_s"), 0),
                      fmt(pt.get("p50_ms")), fmt(pt.get("p95_ms")), fmt(pt.get("p99_ms")),
                      fmt(pt.get("lag_p50_ms")), fmt(pt.get("lag_p99_ms")),
@@ -273,7 +274,9 @@ def cmd_compare(args):
             "rounds": "each point ran ROUNDS times on every system, the systems in turn at each "
                       "point; a point reports its round with the median tx/s, rounds_tx_per_s "
                       "lists every round",
-            "cpu_us_per_tx": "CPU (user+sys) microseconds per transaction of each process",
+            "cpu_us_per_tx": "CPU (user+sys) microseconds per transaction of each process; "
+                             "client: the load generator (ours, with its lag poller and the "
+                             "catch-up wait) or sysbench (native; its lag probe not counted)",
         },
         "points": points,
         "ours_status_at_end": status,
@@ -288,7 +291,8 @@ def cmd_compare(args):
     print(print_table(points))
     print("x tx/s, x p50: ours / native at the same point (tx/s: higher is better; p50: lower).")
     print("x rnd: median over rounds of ours / native tx/s within each round (with ROUNDS >= 2).")
-    print("cpu us/tx: CPU microseconds per transaction of master / slave / storage MariaDB.")
+    print("cpu us/tx: CPU microseconds per transaction of master / slave / storage MariaDB / "
+          "client (semisync_load with its lag poller; sysbench, without the lag probe).")
     print("JSON: %s" % args.out)
     return 0
 
