@@ -33,6 +33,7 @@
 #include "server/storage/batch_writer.h"
 #include "server/storage/connection_string.h"
 #include "server/storage/soci_util.h"
+#include "server/storage/sqlite_checkpointer.h"
 #include "glog/logging.h"
 
 namespace semisync {
@@ -48,6 +49,7 @@ using storage_internal::PrepareStatement;
 using storage_internal::RunSql;
 using storage_internal::Schema;
 using storage_internal::SchemaFor;
+using storage_internal::SqliteCheckpointer;
 using storage_internal::Writer;
 using storage_internal::WriteOnce;
 
@@ -127,6 +129,10 @@ class Storage::Impl {
   // Idle read sessions; null slots are re-opened when borrowed. Its size plus the borrowed
   // sessions is always the pool size.
   std::vector<std::unique_ptr<ReadSession>> idle_ ABSL_GUARDED_BY(pool_mu_);
+
+  // SQLite with a checkpoint interval: the background checkpoints. Declared last, so it stops
+  // first.
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;
 };
 
 absl::StatusOr<std::unique_ptr<soci::session>> Storage::Impl::Connect(const std::string& connect) {
@@ -147,6 +153,12 @@ absl::StatusOr<std::unique_ptr<soci::session>> Storage::Impl::Connect(const std:
             absl::StrCat("sqlite journal_mode is \"", mode, "\", not \"wal\""));
       }
       *sql << (options_.sync_commits ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+      if (options_.sqlite_checkpoint_interval > absl::ZeroDuration()) {
+        // Only a session that commits writes checkpoints by itself: the writer.
+        int frames = 0;
+        *sql << "PRAGMA wal_autocheckpoint = " << options_.sqlite_writer_checkpoint_frames,
+            soci::into(frames);
+      }
       return absl::OkStatus();
     });
     RETURN_IF_ERROR(s);
@@ -190,6 +202,12 @@ absl::Status Storage::Impl::OpenWriterLocked() {
 }
 
 absl::Status Storage::Impl::Init() {
+  if (options_.sqlite_checkpoint_interval > absl::ZeroDuration() &&
+      options_.sqlite_writer_checkpoint_frames < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sqlite_writer_checkpoint_frames must be at least 1, got ",
+                     options_.sqlite_writer_checkpoint_frames));
+  }
   if (cfg_.backend == Backend::kMysql) RETURN_IF_ERROR(CreateDatabase());
   absl::MutexLock lock(&write_mu_);
   {
@@ -212,6 +230,12 @@ absl::Status Storage::Impl::Init() {
   {
     absl::MutexLock pool_lock(&pool_mu_);
     idle_ = std::move(readers);
+  }
+  if (cfg_.backend == Backend::kSqlite &&
+      options_.sqlite_checkpoint_interval > absl::ZeroDuration()) {
+    checkpointer_ = std::make_unique<SqliteCheckpointer>(
+        [this] { return Connect(cfg_.connect); }, cfg_.display,
+        options_.sqlite_checkpoint_interval);
   }
   LOG(INFO) << "storage: opened " << cfg_.display << " (" << n << " read sessions"
             << (cfg_.backend == Backend::kSqlite

@@ -11,7 +11,8 @@
 //                       applied_gtid VARCHAR(128), applied_timestamp_us BIGINT,
 //                       executed_gtid_set TEXT)
 // Open() creates them when missing (and, for MySQL, the database named by db=), and the state row
-// (all zero / empty). SQLite sessions use journal_mode=WAL and busy_timeout=5000 ms.
+// (all zero / empty). SQLite sessions use journal_mode=WAL and busy_timeout=5000 ms; the WAL is
+// checkpointed by a background thread (StorageOptions::sqlite_checkpoint_interval).
 //
 // Applying events is idempotent: inserts and updates are upserts of the full row image, deletes
 // delete by id; each ApplyBatch commits the rows together with the new applied position in one
@@ -57,6 +58,13 @@ struct StorageOptions {
   // Master and slaves set false: their binlog / relay log is the source of truth, recovery
   // re-applies its tail, and they call SyncToDisk() before purging it.
   bool sync_commits = true;
+  // SQLite only: a thread of the Storage runs a PASSIVE WAL checkpoint this often on a session of
+  // its own (storage_internal::SqliteCheckpointer), so that the checkpoints' fsyncs (megabytes of
+  // WAL, then the database file) do not stall the thread that commits; the writer then checkpoints
+  // by itself only once the WAL holds sqlite_writer_checkpoint_frames frames (SQLite's
+  // wal_autocheckpoint, 1000 by default). Zero: SQLite's own automatic checkpoints only.
+  absl::Duration sqlite_checkpoint_interval = absl::Milliseconds(100);
+  int sqlite_writer_checkpoint_frames = 4000;
 };
 
 // Where the database stands in the replication stream.

@@ -482,6 +482,53 @@ TEST(StorageSqliteTest, AnIdleReadSessionHoldsNoSnapshot) {
   std::filesystem::remove_all(dir);
 }
 
+// On SQLite the WAL is checkpointed by the Storage's background thread: with the writer's own
+// automatic checkpoint set out of reach, the rows still reach the database file, and a checkpoint
+// run by the background session finds nothing left to copy once the writes stop.
+TEST(StorageSqliteTest, TheWalIsCheckpointedInTheBackground) {
+  const std::string dir = test_util::MakeTempDir("storage_checkpoint");
+  const std::string db = absl::StrCat(dir, "/records.db");
+  StorageOptions options;
+  options.connection = absl::StrCat("sqlite3://db=", db);
+  options.sync_commits = false;
+  options.sqlite_checkpoint_interval = absl::Milliseconds(5);
+  options.sqlite_writer_checkpoint_frames = 1'000'000;  // the writer never checkpoints
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Storage::Open(options));
+  const uintmax_t empty = std::filesystem::file_size(db);
+  const std::string content(400, 'x');
+  uint64_t pos = 0;
+  for (int batch = 0; batch < 200; ++batch) {
+    std::vector<v1::BinlogEvent> events;
+    for (int i = 0; i < 10; ++i) {
+      ++pos;
+      events.push_back(Insert(pos, static_cast<int64_t>(pos), content));
+    }
+    ASSERT_OK(storage->ApplyBatch(events, StateAt(pos)));
+  }
+  // 2000 rows of 400 bytes: about 800 KB that only a checkpoint puts into the database file.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::filesystem::file_size(db) < empty + 700'000 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(std::filesystem::file_size(db), empty + 700'000)
+      << "the rows did not reach the database file: no background checkpoint ran";
+  ASSERT_OK_AND_ASSIGN(v1::Record r, storage->GetRecord(2000));
+  EXPECT_EQ(r.content(), content);
+  storage.reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StorageSqliteTest, ACheckpointMarkBelowOneIsRefused) {
+  const std::string dir = test_util::MakeTempDir("storage_checkpoint_bad");
+  StorageOptions options;
+  options.connection = absl::StrCat("sqlite3://db=", dir, "/records.db");
+  options.sqlite_writer_checkpoint_frames = 0;
+  absl::StatusOr<std::unique_ptr<Storage>> storage = Storage::Open(options);
+  EXPECT_TRUE(absl::IsInvalidArgument(storage.status())) << storage.status();
+  std::filesystem::remove_all(dir);
+}
+
 TEST_P(StorageTest, MaxRecordIdAndCount) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Storage> storage, Open());
   ASSERT_OK_AND_ASSIGN(int64_t max_id, storage->MaxRecordId());

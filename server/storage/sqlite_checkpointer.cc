@@ -1,0 +1,83 @@
+// SqliteCheckpointer: see sqlite_checkpointer.h.
+#include "server/storage/sqlite_checkpointer.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/thread_name.h"
+#include "glog/logging.h"
+
+namespace semisync {
+namespace storage_internal {
+
+SqliteCheckpointer::SqliteCheckpointer(Connect connect, std::string display,
+                                       absl::Duration interval)
+    : connect_(std::move(connect)), display_(std::move(display)), interval_(interval) {
+  thread_ = StartNamedThread("checkpointer", [this] { Loop(); });
+}
+
+SqliteCheckpointer::~SqliteCheckpointer() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+SqliteCheckpointer::Stats SqliteCheckpointer::stats() const {
+  absl::MutexLock l(&mu_);
+  return stats_;
+}
+
+void SqliteCheckpointer::Loop() {
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop), interval_)) break;
+    }
+    RunOnce();
+  }
+  session_.reset();
+}
+
+void SqliteCheckpointer::RunOnce() {
+  if (session_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<soci::session>> s = connect_();
+    if (!s.ok()) {
+      LOG_EVERY_N(WARNING, 100) << "storage: background checkpoint of " << display_
+                                << " cannot open a session: " << s.status();
+      absl::MutexLock l(&mu_);
+      ++stats_.failures;
+      return;
+    }
+    session_ = std::move(*s);
+  }
+  // Columns: whether it was blocked (another checkpoint ran), frames in the WAL, frames of the
+  // WAL now in the database file (both -1 when the database is not in WAL mode).
+  int busy = 0;
+  long long wal_frames = 0;
+  long long backfilled = 0;
+  absl::Status s = RunSql(absl::StrCat("checkpointing ", display_), [&] {
+    *session_ << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy), soci::into(wal_frames),
+        soci::into(backfilled);
+    return absl::OkStatus();
+  });
+  absl::MutexLock l(&mu_);
+  if (!s.ok()) {
+    LOG_EVERY_N(WARNING, 100) << "storage: background checkpoint failed (the writer's own "
+                              << "checkpoint still bounds the WAL): " << s;
+    ++stats_.failures;
+    session_.reset();
+    return;
+  }
+  ++stats_.runs;
+  if (backfilled < 0) return;
+  const uint64_t now = static_cast<uint64_t>(backfilled);
+  // A smaller count than last time: the WAL started over from its beginning meanwhile.
+  stats_.frames_copied += now >= last_backfilled_ ? now - last_backfilled_ : now;
+  last_backfilled_ = now;
+}
+
+}  // namespace storage_internal
+}  // namespace semisync
