@@ -24,11 +24,6 @@ SqliteCheckpointer::~SqliteCheckpointer() {
   thread_.join();
 }
 
-SqliteCheckpointer::Stats SqliteCheckpointer::stats() const {
-  absl::MutexLock l(&mu_);
-  return stats_;
-}
-
 void SqliteCheckpointer::Loop() {
   while (true) {
     {
@@ -47,8 +42,6 @@ void SqliteCheckpointer::RunOnce() {
     if (!s.ok()) {
       LOG_EVERY_N(WARNING, 100) << "storage: background checkpoint of " << display_
                                 << " cannot open a session: " << s.status();
-      absl::MutexLock l(&mu_);
-      ++stats_.failures;
       return;
     }
     session_ = std::move(*s);
@@ -63,20 +56,14 @@ void SqliteCheckpointer::RunOnce() {
         soci::into(backfilled);
     return absl::OkStatus();
   });
-  absl::MutexLock l(&mu_);
   if (!s.ok()) {
     LOG_EVERY_N(WARNING, 100) << "storage: background checkpoint failed (the writer's own "
                               << "checkpoint still bounds the WAL): " << s;
-    ++stats_.failures;
     session_.reset();
     return;
   }
-  ++stats_.runs;
-  if (backfilled < 0) return;
-  const uint64_t now = static_cast<uint64_t>(backfilled);
-  // A smaller count than last time: the WAL started over from its beginning meanwhile.
-  stats_.frames_copied += now >= last_backfilled_ ? now - last_backfilled_ : now;
-  last_backfilled_ = now;
+  VLOG(2) << "storage: checkpoint of " << display_ << ": " << backfilled << " of " << wal_frames
+          << " WAL frames in the database file" << (busy != 0 ? " (another was running)" : "");
 }
 
 }  // namespace storage_internal

@@ -16,13 +16,14 @@
 // higher mark (StorageOptions::sqlite_writer_checkpoint_frames), which then has only the frames
 // since the last background run to copy and sync.
 //
+// Errors: a failed run is logged (at most one line in 100) and the session is re-opened for the
+// next; the writer's own checkpoint still bounds the WAL meanwhile.
+//
 // Threads: owns one thread, "checkpointer" (started by the constructor, stopped and joined by the
 // destructor).
-// stats() is thread-safe.
 #ifndef SEMISYNC_SERVER_STORAGE_SQLITE_CHECKPOINTER_H_
 #define SEMISYNC_SERVER_STORAGE_SQLITE_CHECKPOINTER_H_
 
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -42,20 +43,12 @@ class SqliteCheckpointer {
   // Opens a configured session on the database (journal_mode=WAL, the writer's synchronous=).
   using Connect = std::function<absl::StatusOr<std::unique_ptr<soci::session>>()>;
 
-  struct Stats {
-    uint64_t runs = 0;           // checkpoints that ran
-    uint64_t frames_copied = 0;  // WAL frames they copied into the database file in all
-    uint64_t failures = 0;       // runs that failed (logged); the next run retries
-  };
-
   // `display` names the database in log messages. `interval` > 0.
   SqliteCheckpointer(Connect connect, std::string display, absl::Duration interval);
   ~SqliteCheckpointer();
 
   SqliteCheckpointer(const SqliteCheckpointer&) = delete;
   SqliteCheckpointer& operator=(const SqliteCheckpointer&) = delete;
-
-  Stats stats() const;
 
  private:
   void Loop();
@@ -66,12 +59,10 @@ class SqliteCheckpointer {
   const std::string display_;
   const absl::Duration interval_;
 
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  Stats stats_ ABSL_GUARDED_BY(mu_);
 
   std::unique_ptr<soci::session> session_;  // the thread's only
-  uint64_t last_backfilled_ = 0;            // the thread's only: frames copied, as of last run
   std::thread thread_;
 };
 
