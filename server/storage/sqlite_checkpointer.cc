@@ -3,16 +3,22 @@
 
 #include <utility>
 
+#include <fcntl.h>
+
 #include "absl/strings/str_cat.h"
+#include "common/posix_file.h"
 #include "common/thread_name.h"
 #include "glog/logging.h"
 
 namespace semisync {
 namespace storage_internal {
 
-SqliteCheckpointer::SqliteCheckpointer(Connect connect, std::string display,
+SqliteCheckpointer::SqliteCheckpointer(Connect connect, std::string db_path, std::string display,
                                        absl::Duration interval)
-    : connect_(std::move(connect)), display_(std::move(display)), interval_(interval) {
+    : connect_(std::move(connect)),
+      db_path_(std::move(db_path)),
+      display_(std::move(display)),
+      interval_(interval) {
   thread_ = StartNamedThread("checkpointer", [this] { Loop(); });
 }
 
@@ -46,8 +52,9 @@ void SqliteCheckpointer::RunOnce() {
     }
     session_ = std::move(*s);
   }
-  // Columns: whether it was blocked (another checkpoint ran), frames in the WAL, frames of the
-  // WAL now in the database file (both -1 when the database is not in WAL mode).
+  // Columns: whether another checkpoint was running (then both counts are -1), the frames the WAL
+  // held when this run began, and how many of them are now in the database file (-1 and -1 when
+  // the database is not in WAL mode).
   int busy = 0;
   long long wal_frames = 0;
   long long backfilled = 0;
@@ -62,8 +69,23 @@ void SqliteCheckpointer::RunOnce() {
     session_.reset();
     return;
   }
-  VLOG(2) << "storage: checkpoint of " << display_ << ": " << backfilled << " of " << wal_frames
-          << " WAL frames in the database file" << (busy != 0 ? " (another was running)" : "");
+  VLOG(2) << "storage: checkpoint of " << display_ << ": "
+          << (busy != 0 ? "another was running"
+                        : absl::StrCat(backfilled, " of the ", wal_frames,
+                                       " WAL frames there at the start are in the database file"));
+  // A count below the previous one: the WAL started over meanwhile (after a complete checkpoint,
+  // which synced the file), so only what this run copied is unsynced.
+  const bool copied = backfilled > 0 && backfilled != last_backfilled_;
+  if (backfilled >= 0) last_backfilled_ = backfilled;
+  if (!copied) return;
+  // SQLite syncs the database file only after a run that copied the whole WAL; sync what this
+  // one copied now, so that the writer's checkpoint (or SyncToDisk) has little left to sync.
+  absl::StatusOr<UniqueFd> fd = OpenFile(db_path_, O_RDONLY);
+  absl::Status synced = fd.ok() ? DataSync(fd->get(), db_path_) : fd.status();
+  if (!synced.ok()) {
+    LOG_EVERY_N(WARNING, 100) << "storage: syncing " << display_ << " after a checkpoint "
+                              << "failed (the next complete checkpoint syncs it): " << synced;
+  }
 }
 
 }  // namespace storage_internal

@@ -8,13 +8,18 @@
 // the thread that commits and answers an acknowledged group, so every write in flight waited.
 //
 // Here a thread runs a PASSIVE checkpoint every `interval` on a session of its own, so the large
-// fsyncs happen beside the writes. A PASSIVE checkpoint never waits for readers or the writer; it
-// syncs as an automatic one does (the session has the writer's synchronous setting), so what
-// Storage::SyncToDisk relies on holds. The WAL starts over from its beginning only at a write
-// that follows a checkpoint which copied every frame; under continuous writes a background
-// checkpoint seldom ends at the WAL's end, so the writer keeps an automatic checkpoint at a
-// higher mark (StorageOptions::sqlite_writer_checkpoint_frames), which then has only the frames
-// since the last background run to copy and sync.
+// fsyncs happen beside the writes. A PASSIVE checkpoint never waits for readers or the writer
+// (busy_timeout does not apply to it; a run that finds another checkpoint running just returns).
+// It fsyncs the WAL before copying frames, as an automatic one does (the session has the writer's
+// synchronous setting, which must never be OFF). SQLite fsyncs the database file, and lets the WAL
+// start over from its beginning, only after a run that copied every frame, which under
+// continuous writes (a commit every millisecond or less) almost never happens here; so after a
+// run that copied frames this thread fdatasyncs the database file itself, and the writer keeps
+// an automatic checkpoint at a higher mark (StorageOptions::sqlite_writer_checkpoint_frames,
+// 4000) that restarts the WAL with only the frames since the last run to copy and sync. The WAL
+// file therefore grows to about that many frames (16 MB with 4 KB pages) and keeps its size.
+// None of this changes what Storage::SyncToDisk relies on: a frame leaves the WAL only after a
+// checkpoint that copied it has synced the database file.
 //
 // Errors: a failed run is logged (at most one line in 100) and the session is re-opened for the
 // next; the writer's own checkpoint still bounds the WAL meanwhile.
@@ -43,8 +48,9 @@ class SqliteCheckpointer {
   // Opens a configured session on the database (journal_mode=WAL, the writer's synchronous=).
   using Connect = std::function<absl::StatusOr<std::unique_ptr<soci::session>>()>;
 
-  // `display` names the database in log messages. `interval` > 0.
-  SqliteCheckpointer(Connect connect, std::string display, absl::Duration interval);
+  // `db_path` is the database file, `display` names it in log messages. `interval` > 0.
+  SqliteCheckpointer(Connect connect, std::string db_path, std::string display,
+                     absl::Duration interval);
   ~SqliteCheckpointer();
 
   SqliteCheckpointer(const SqliteCheckpointer&) = delete;
@@ -52,17 +58,21 @@ class SqliteCheckpointer {
 
  private:
   void Loop();
-  // One PASSIVE checkpoint on session_ (opened when missing, dropped after a failure).
+  // One PASSIVE checkpoint on session_ (opened when missing, dropped after a failure), then an
+  // fdatasync of the database file when it copied frames.
   void RunOnce();
 
   const Connect connect_;
+  const std::string db_path_;
   const std::string display_;
   const absl::Duration interval_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
-  std::unique_ptr<soci::session> session_;  // the thread's only
+  // The thread's only.
+  std::unique_ptr<soci::session> session_;
+  long long last_backfilled_ = 0;  // frames in the database file after the previous run
   std::thread thread_;
 };
 

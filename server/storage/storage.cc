@@ -202,7 +202,8 @@ absl::Status Storage::Impl::OpenWriterLocked() {
 }
 
 absl::Status Storage::Impl::Init() {
-  if (options_.sqlite_checkpoint_interval > absl::ZeroDuration() &&
+  if (cfg_.backend == Backend::kSqlite &&
+      options_.sqlite_checkpoint_interval > absl::ZeroDuration() &&
       options_.sqlite_writer_checkpoint_frames < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("sqlite_writer_checkpoint_frames must be at least 1, got ",
@@ -234,7 +235,7 @@ absl::Status Storage::Impl::Init() {
   if (cfg_.backend == Backend::kSqlite &&
       options_.sqlite_checkpoint_interval > absl::ZeroDuration()) {
     checkpointer_ = std::make_unique<SqliteCheckpointer>(
-        [this] { return Connect(cfg_.connect); }, cfg_.display,
+        [this] { return Connect(cfg_.connect); }, cfg_.sqlite_path, cfg_.display,
         options_.sqlite_checkpoint_interval);
   }
   LOG(INFO) << "storage: opened " << cfg_.display << " (" << n << " read sessions"
@@ -414,8 +415,9 @@ absl::Status Storage::Impl::SyncInnoDbLog(absl::Duration timeout) {
 absl::Status Storage::SyncToDisk(absl::Duration timeout) {
   if (impl_->cfg_.backend != Backend::kSqlite) return impl_->SyncInnoDbLog(timeout);
   const std::string& db = impl_->cfg_.sqlite_path;
-  // Committed WAL frames are in the -wal file (written at commit); frames already checkpointed
-  // were synced into the database file by the checkpoint (synchronous=NORMAL syncs it then).
+  // Committed WAL frames are in the -wal file (written at commit) until a checkpoint that copied
+  // them has synced the database file (synchronous=NORMAL syncs it then); copied frames not yet
+  // synced there are still in the WAL. Syncing both covers every committed batch.
   for (const std::string& path : {db + "-wal", db}) {
     absl::StatusOr<UniqueFd> fd = OpenFile(path, O_RDONLY);
     if (absl::IsNotFound(fd.status())) continue;
