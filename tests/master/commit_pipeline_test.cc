@@ -256,6 +256,9 @@ TEST(CommitPipelineTest, AnIdleInsertIsSentAheadByTheSubmittingThread) {
     f.semi_sync()->OnAck("s1", 1);
     PipelineFixture::ExpectAnsweredOnceAcked(&first);
     ASSERT_TRUE(f.WaitUntilIdle());
+    // The first group may have been answered by the acking thread (this one) while the completer
+    // has not yet left its wait: below, a wait must be the second group's.
+    ASSERT_TRUE(f.WaitUntilWaiting(0));
     ASSERT_EQ(f.flushes().size(), 1u);
     EXPECT_TRUE(f.flushes()[0].durable);
     EXPECT_NE(f.flushes()[0].thread, std::this_thread::get_id());
@@ -372,10 +375,12 @@ TEST(CommitPipelineTest, ConcurrentInsertsAreEachWrittenOnceWhoeverWritesThem) {
         }
       }
     }
-    // At most one write per round leads, and not in the first (nothing is durable yet, so
-    // nothing is sent ahead). A lead write is sent ahead only if no other writer queued before
-    // its binlog write (else the pipeline is no longer idle), which happens in most rounds.
-    EXPECT_LE(led, kRounds - 1);
+    // The very first write is never sent ahead (nothing is durable yet). Usually one write per
+    // round leads, but a writer the scheduler releases late may find the pipeline idle again
+    // once its round's lead write was answered, and lead as well; what matters is the checks
+    // above and below. A lead write is sent ahead only if no other writer queued before its
+    // binlog write (else the pipeline is no longer idle), which happens in most rounds.
+    EXPECT_LE(led, kWrites - 1);
     EXPECT_GT(led, 0);
     std::set<std::string> contents;
     for (int64_t id = 1; id <= kWrites; ++id) {
