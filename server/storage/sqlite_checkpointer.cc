@@ -1,9 +1,9 @@
 // SqliteCheckpointer: see sqlite_checkpointer.h.
 #include "server/storage/sqlite_checkpointer.h"
 
-#include <utility>
-
 #include <fcntl.h>
+
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/posix_file.h"
