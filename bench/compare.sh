@@ -72,8 +72,8 @@ for arg in sys.argv[4:]:
             lines = open(pid[1:]).read().split("\n")
             t = re.findall(r"(\d+)m([\d.]+)s", lines[1])
             out[label] = sum(int(m) * 60 + float(s) for m, s in t)
-        except (OSError, IndexError, ValueError):
-            pass
+        except (OSError, IndexError, ValueError) as e:
+            print("cpu_json: no %s CPU from %s: %s" % (label, pid[1:], e), file=sys.stderr)
     elif pid in before and pid in after:
         out[label] = (int(after[pid]) - int(before[pid])) / hz
 print(json.dumps(out))
@@ -186,7 +186,8 @@ point_native() {
     >"$RAW/$name.lag.json" 2>"$WORK/logs/$name.lag.err" &
   BENCH_SIDE_PID=$!
   if ! timed_run "$RAW/$name.client.times" timeout -k 10 $((DURATION + 60)) \
-      sysbench "$lua" "${NATIVE_SB[@]}" --threads="$c" --time="$DURATION" run >"$RAW/$name.sysbench.txt" 2>"$WORK/logs/$name.sysbench.err"; then
+      sysbench "$lua" "${NATIVE_SB[@]}" --threads="$c" --time="$DURATION" run \
+      >"$RAW/$name.sysbench.txt" 2>"$WORK/logs/$name.sysbench.err"; then
     log "$name: sysbench failed (see $WORK/logs/$name.sysbench.err)"
   fi
   t_end=$(date +%s.%N)
